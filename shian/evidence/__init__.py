@@ -1,0 +1,1 @@
+"""Evidence: content-addressed files captured with every page, and case-file packages."""

@@ -1,0 +1,49 @@
+"""The one analysis path: listing -> claims (nlp) -> licence and registration (matcher) -> store.
+
+The crawler's item pipeline, `shian ingest`, `shian capture`, `shian analyze`
+and the keyword re-scan all call this module, so evaluation and production
+never diverge.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import matcher
+import nlp
+from shian.models import Analysis, Listing, ReviewItem
+from shian.risk import score_risk
+from shian.settings import Settings, get_settings
+from shian.store import Store, UpsertResult, open_store
+
+log = logging.getLogger(__name__)
+
+
+def analyze(listing: Listing, registry: "matcher.Registry", as_of: date | None = None) -> Analysis:
+    """Findings and verdicts for one listing; pure apart from reading the registry."""
+    approved = matcher.registered_functions(listing, registry, as_of=as_of)
+    claims = nlp.detect(listing, approved_functions=approved)
+    licence, health_reg = matcher.check(listing, claims.findings, claims.product_kind, registry, as_of=as_of)
+    analysis = Analysis(findings=claims.findings, licence=licence, health_reg=health_reg,
+                        product_kind=claims.product_kind, product_kind_source=claims.product_kind_source)
+    analysis.risk = score_risk(listing, analysis)
+    return analysis
+
+
+class Pipeline:
+    """Analyse and store listings; one instance per process (it holds the registry in memory)."""
+
+    def __init__(self, settings: Settings | None = None, store: Store | None = None):
+        self.settings = settings or get_settings()
+        self.store = store or open_store(self.settings)
+        self.registry = matcher.Registry.load(self.store)
+
+    def process(self, listing: Listing, as_of: date | None = None) -> UpsertResult:
+        self.registry = self.registry.reload_if_changed(self.store)
+        analysis = analyze(listing, self.registry, as_of=as_of)
+        result = self.store.upsert(ReviewItem.new(listing, analysis))
+        log.debug("stored %s (%s, %d findings)", listing.id, result.outcome, len(analysis.findings))
+        return result
+
+    def close(self) -> None:
+        self.store.close()
