@@ -1,0 +1,98 @@
+"""Claim detection: unapproved health and disease claims in listing text.
+
+    import nlp
+    result = nlp.detect(listing, approved_functions=None)
+    result.findings, result.product_kind, result.product_kind_source
+
+Keyword lists live in config/keywords/*.yaml (owned by the enforcement team)
+and are reloaded when they change.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from shian.models import Finding, Listing
+
+__all__ = ["detect", "DetectResult", "lexicon_holder", "scan_text"]
+
+# fields that carry seller claims; licence and registration fields hold identifiers only
+SKIP_FIELDS = ("licence_text", "health_food_reg")
+TIMESTAMP = re.compile(r"\[(\d{1,2}):(\d{2}):(\d{2})\]")
+
+_holder = None
+
+
+@dataclass
+class DetectResult:
+    findings: list[Finding] = field(default_factory=list)
+    product_kind: str = ""
+    product_kind_source: str = ""
+
+
+def lexicon_holder():
+    """The process-wide keyword lists (reloaded when the files change)."""
+    global _holder
+    if _holder is None:
+        from nlp.lexicon import Holder
+        _holder = Holder()
+    return _holder
+
+
+def approved_ids(bundle, approved_functions: list[str] | None) -> set[int] | None:
+    if approved_functions is None:
+        return None
+    ids = set()
+    for name in approved_functions:
+        fid = bundle.functions.resolve(name, bundle.normalizer)
+        if fid is not None:
+            ids.add(fid)
+    return ids
+
+
+def scan_text(text: str, kind: str = "普通食品", approved: set[int] | None = None, bundle=None,
+              only: set[str] | None = None) -> tuple[object, list]:
+    """Normalise one text and return (Normalized, claims) — the core of detect()."""
+    from nlp.claims import FieldContext, get_nlp
+    bundle = bundle or lexicon_holder().get()
+    norm = bundle.normalizer(text)
+    hits = bundle.scanner.scan(norm, only=only)
+    if not hits:            # prefilter: no candidate, no segmentation
+        return norm, []
+    nlp_ = get_nlp()
+    doc = nlp_.make_doc(norm.text)
+    doc._.shian = FieldContext(norm=norm, bundle=bundle, kind=kind, approved=approved, hits=hits)
+    doc = nlp_(doc)
+    return norm, doc._.claims or []
+
+
+def _offset_s(original: str, start: int) -> float | None:
+    line_start = original.rfind("\n", 0, start) + 1
+    m = TIMESTAMP.match(original, line_start)
+    if not m:
+        return None
+    h, mi, s = (int(x) for x in m.groups())
+    return float(h * 3600 + mi * 60 + s)
+
+
+def detect(listing: Listing, approved_functions: list[str] | None = None) -> DetectResult:
+    """Claims in every text field of a listing, with offsets into the original field text."""
+    from nlp.kind import infer_kind
+    bundle = lexicon_holder().get()
+    kind, source = infer_kind(listing)
+    approved = approved_ids(bundle, approved_functions)
+    findings: list[Finding] = []
+    for name, text in listing.fields().items():
+        if name in SKIP_FIELDS or not text:
+            continue
+        norm, claims = scan_text(text, kind, approved, bundle)
+        for c in claims:
+            start, end = norm.span(c.start, c.end)
+            evasion = sorted(norm.evasions(c.start, c.end) | c.how)
+            e = c.entry
+            findings.append(Finding(
+                type=c.type, rule_id=e.id, list_version=e.version, field=name, start=start, end=end,
+                text=text[start:end], normalized=norm.text[c.start:c.end], severity=e.severity,
+                legal_basis=e.legal_basis, evasion=evasion,
+                offset_s=_offset_s(text, start) if listing.kind == "live" else None))
+    return DetectResult(findings, kind, source)

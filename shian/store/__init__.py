@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from shian.settings import Settings, get_settings
-from shian.store.base import Conflict, NotFound, Page, Query, Store, StoreError, UpsertResult
+from shian.store.base import BulkError, Conflict, NotFound, Page, Query, Store, StoreError, UpsertResult
 
-__all__ = ["open_store", "Store", "Query", "Page", "Conflict", "NotFound", "StoreError", "UpsertResult"]
+__all__ = ["open_store", "Store", "BulkError", "Query", "Page", "Conflict", "NotFound", "StoreError", "UpsertResult"]
 
 
 def open_store(settings: Settings | None = None) -> Store:

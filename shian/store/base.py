@@ -32,6 +32,20 @@ class NotFound(StoreError):
     pass
 
 
+class BulkError(StoreError):
+    """Some items of a bulk write failed; the others were written.
+
+    failures: item id -> reason; results: the UpsertResults that did succeed.
+    Re-sending the failed items is safe (upserts are idempotent).
+    """
+
+    def __init__(self, failures: dict[str, str], results: list):
+        sample = "; ".join(f"{k}: {v}" for k, v in list(failures.items())[:3])
+        super().__init__(f"{len(failures)} item(s) not written: {sample}")
+        self.failures = failures
+        self.results = results
+
+
 @dataclass
 class Query:
     """A queue query. Filters are exact-match lists (OR within a key, AND across keys).

@@ -1,0 +1,127 @@
+"""Browser pages through scrapy-playwright, with evidence in mind.
+
+A browser request never carries a Page object in meta (JOBDIR pickles
+requests) and never asks for the page back (playwright_include_page): the
+page is rendered, scrolled and photographed inside the download by one
+PageMethod, and scrapy-playwright closes it on every path, errors included.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+from urllib.parse import urlsplit
+
+from scrapy_playwright.page import PageMethod
+
+from shian.models import utcnow
+
+log = logging.getLogger(__name__)
+
+BLOCK_RESOURCES: set[str] = {"font", "media"}
+BLOCK_HOSTS: tuple[str, ...] = ()
+# what a replay of the page needs (the WARC); images are in the screenshot
+RECORDED_TYPES = ("document", "script", "stylesheet", "xhr", "fetch")
+
+SCROLL_JS = """
+async ({end, maxScrolls, stepMs, idleMs}) => {
+  const sleep = (ms) => new Promise(r => setTimeout(r, ms));
+  let scrolls = 0;
+  while (scrolls < maxScrolls) {
+    if (end && document.querySelector(end)) return {scrolls, end: true};
+    const height = document.body.scrollHeight;
+    window.scrollTo(0, height);
+    scrolls++;
+    let waited = 0;
+    while (document.body.scrollHeight === height && waited < idleMs) {
+      if (end && document.querySelector(end)) return {scrolls, end: true};
+      await sleep(stepMs); waited += stepMs;
+    }
+    if (document.body.scrollHeight === height) return {scrolls, end: false};
+  }
+  return {scrolls, end: false};
+}
+"""
+
+
+def configure_blocking(resources, hosts) -> None:
+    global BLOCK_RESOURCES, BLOCK_HOSTS
+    BLOCK_RESOURCES = set(resources or ())
+    BLOCK_HOSTS = tuple(h.lower().lstrip(".") for h in hosts or ())
+
+
+def should_abort(request) -> bool:
+    """PLAYWRIGHT_ABORT_REQUEST: sub-resources evidence does not need (fonts, media, trackers)."""
+    if request.resource_type in BLOCK_RESOURCES:
+        return True
+    host = (urlsplit(request.url).hostname or "").lower()
+    return any(host == h or host.endswith("." + h) for h in BLOCK_HOSTS)
+
+
+def _step(steps: list, action: str, detail: str = "") -> None:
+    steps.append({"at": utcnow().isoformat(), "action": action, "detail": detail})
+
+
+async def init_page(page, request) -> None:
+    """playwright_page_init_callback: record the exchanges of this page (document, XHR, fetch)."""
+    exchanges: list[dict] = []
+    request.meta["shian_exchanges"] = exchanges
+    request.meta["shian_steps"] = []
+    _step(request.meta["shian_steps"], "navigate", request.url)
+
+    async def on_response(response) -> None:
+        if response.request.resource_type not in RECORDED_TYPES:
+            return
+        entry = {"at": utcnow(), "method": response.request.method, "url": response.url,
+                 "status": response.status, "request_headers": {}, "response_headers": [],
+                 "body": b"", "ip": ""}
+        exchanges.append(entry)
+        with suppress(Exception):
+            entry["request_headers"] = await response.request.all_headers()
+            entry["response_headers"] = [(h["name"], h["value"]) for h in await response.headers_array()]
+            addr = await response.server_addr()
+            entry["ip"] = addr["ipAddress"] if addr else ""
+            entry["body"] = await response.body()
+
+    page.on("response", on_response)
+
+
+async def render(page, wait_for: str = "", scroll_until: str = "", max_scrolls: int = 500,
+                 screenshot: bool = True, timeout_ms: int = 30000) -> dict:
+    """PageMethod: wait for the data, scroll, screenshot. Returns steps, screenshot, browser version."""
+    steps: list[dict] = []
+    out: dict = {"steps": steps, "screenshot": None, "browser_version": "", "user_agent": ""}
+    if wait_for:
+        _step(steps, "wait", wait_for)
+        await page.wait_for_selector(wait_for, state="attached", timeout=timeout_ms)
+    if scroll_until:
+        result = await page.evaluate(SCROLL_JS, {"end": scroll_until, "maxScrolls": max_scrolls,
+                                                 "stepMs": 50, "idleMs": min(timeout_ms, 10000)})
+        _step(steps, "scroll", f"{result['scrolls']} scrolls, end reached: {result['end']}")
+        out["scroll_end"] = result["end"]
+    if screenshot:
+        out["screenshot"] = await page.screenshot(full_page=True, timeout=timeout_ms)
+        _step(steps, "screenshot", "full page")
+    with suppress(Exception):
+        out["browser_version"] = page.context.browser.version
+        out["user_agent"] = await page.evaluate("navigator.userAgent")
+    return out
+
+
+def browser_meta(wait_for: str = "", scroll_until: str = "", max_scrolls: int = 500,
+                 screenshot: bool = True, timeout_ms: int = 30000) -> dict:
+    """Request meta for a page that needs a browser."""
+    return {
+        "playwright": True,
+        "playwright_page_init_callback": "crawler.browser.init_page",
+        "playwright_page_methods": [PageMethod(render, wait_for=wait_for, scroll_until=scroll_until,
+                                               max_scrolls=max_scrolls, screenshot=screenshot,
+                                               timeout_ms=timeout_ms)],
+    }
+
+
+def render_result(response) -> dict:
+    """What render() returned for this response ({} when the page was not a browser page)."""
+    for method in response.meta.get("playwright_page_methods") or ():
+        if getattr(method, "method", None) is render:
+            return method.result or {}
+    return {}

@@ -1,0 +1,157 @@
+"""ListingSpider: list pages -> item pages, for server-rendered and browser-rendered platforms.
+
+Everything platform-specific (where the lists are, which fields, which pages
+need a browser) comes from config/platforms/<name>.yaml.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import scrapy
+from scrapy.downloadermiddlewares.retry import get_retry_request
+
+from crawler.items import TakenDown
+from crawler.spiders.base import ShianSpider
+from shian.models import Listing, Shop, listing_id, utcnow
+
+log = logging.getLogger(__name__)
+
+ITEM_PRIORITY = 10       # finish items before opening more list pages: bounded queues
+IMAGE_PRIORITY = 20
+
+
+def read_licence_image(data: bytes) -> str:
+    """OCR of a licence image (nlp.ocr); "" when OCR is not available."""
+    try:
+        from nlp.ocr import read_image_text
+    except ImportError:
+        log.warning("nlp.ocr is not available: licence image kept as evidence without OCR text")
+        return ""
+    return read_image_text(data) or ""
+
+
+def parse_price(text: str) -> float | None:
+    cleaned = "".join(c for c in text if c.isdigit() or c == ".")
+    try:
+        return float(cleaned) if cleaned else None
+    except ValueError:
+        return None
+
+
+class ListingSpider(ShianSpider):
+    name = "listing"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.licences: dict[str, tuple[str, str, list]] = {}   # image URL -> (sha256, ocr text, refs)
+        self.waiting: dict[str, list[dict]] = {}                 # image URL -> listings waiting for it
+
+    async def start(self):
+        for url in self.platform.start_urls:
+            yield self.list_request(url)
+        for item_id, url in self.known_listings():
+            request = self.item_request(url, item_id)
+            if request is not None:
+                yield request
+
+    # -- requests ---------------------------------------------------------------------------
+    def list_request(self, url: str) -> scrapy.Request:
+        meta = self.page_meta(self.platform.browser.lists, screenshot=False, scroll=True)
+        return scrapy.Request(url, callback=self.parse_list, meta=meta)
+
+    def item_request(self, url: str, item_id: str) -> scrapy.Request | None:
+        if not item_id:
+            return None
+        if item_id in self.done:
+            self.crawler.stats.inc_value("shian/skipped_done")
+            return None
+        meta = self.page_meta(self.platform.browser.items)
+        meta.update({"shian_key": item_id,
+                     "handle_httpstatus_list": sorted(set(self.platform.item.removed.status))})
+        return scrapy.Request(url, callback=self.parse_item, errback=self.item_failed, meta=meta,
+                              priority=ITEM_PRIORITY)
+
+    # -- callbacks --------------------------------------------------------------------------
+    def parse_list(self, response):
+        lists = self.platform.lists
+        for href in self.values(response, lists.follow):
+            yield self.list_request(response.urljoin(href))
+        for href in self.values(response, lists.items):
+            url = response.urljoin(href)
+            request = self.item_request(url, self.item_id_from_url(url))
+            if request is not None:
+                yield request
+
+    def parse_item(self, response):
+        key = response.meta["shian_key"]
+        gone = self.removed_reason(response)
+        if gone:
+            yield TakenDown(listing_id(self.platform.name, key), response.url, utcnow(), gone, key=key)
+            return
+        if "dataloss" in response.flags:
+            retry = get_retry_request(response.request, spider=self, reason="truncated body")
+            if retry is not None:
+                yield retry
+                return
+        cfg = self.platform.item
+        api = self.api_json(response, cfg.api)
+        fields = {name: self.value(response, spec, api) for name, spec in cfg.fields.items()}
+        images = [response.urljoin(u) for u in self.values(response, cfg.fields.get("images", ""), api)]
+        shop_cfg = cfg.shop
+        shop = Shop(name=self.value(response, shop_cfg.name, api, " "),
+                    operator_name=self.value(response, shop_cfg.operator_name, api, " "),
+                    licence_text=self.value(response, shop_cfg.licence_text, api, " "),
+                    url=response.urljoin(self.value(response, shop_cfg.url, api, "")) if shop_cfg.url else "",
+                    region=self.platform.region)
+        problem = self.incomplete_reason(response, fields)
+        refs = self.capture(response, item_id=key, shop=shop.name, complete=not problem, problem=problem)
+        data = {"platform": self.platform.name, "item_id": key, "url": response.url, "shop": shop,
+                "title": fields.get("title", ""), "text": fields.get("text", ""),
+                "price": parse_price(fields.get("price", "")), "category": fields.get("category", ""),
+                "health_food_reg": fields.get("health_food_reg", ""), "images": images,
+                "evidence": refs, "capture_complete": not problem, "capture_problem": problem,
+                "ocr": {}}
+        image = self.value(response, shop_cfg.licence_image, api, "")
+        if not image:
+            yield Listing(**data)
+            return
+        image_url = response.urljoin(image)
+        if image_url in self.licences:
+            yield self.with_licence(data, *self.licences[image_url])
+        elif image_url in self.waiting:
+            self.waiting[image_url].append(data)
+        else:
+            self.waiting[image_url] = [data]
+            # a plain download: an image needs no browser
+            yield scrapy.Request(image_url, callback=self.parse_licence_image, errback=self.licence_failed,
+                                 meta={"shian_image": image_url}, priority=IMAGE_PRIORITY, dont_filter=True)
+
+    async def parse_licence_image(self, response):
+        url = response.meta["shian_image"]
+        refs = self.capture(response, item_id=f"licence:{url}")
+        body = next(r for r in refs if r.kind == "body")
+        image_ref = body.model_copy(update={"kind": "image", "name": f"licence-{body.sha256[:12]}"})
+        text = await asyncio.to_thread(read_licence_image, response.body)
+        entry = (body.sha256, text, [image_ref, *refs])
+        self.licences[url] = entry
+        for data in self.waiting.pop(url, []):
+            yield self.with_licence(data, *entry)
+
+    def licence_failed(self, failure):
+        url = failure.request.meta["shian_image"]
+        for data in self.waiting.pop(url, []):
+            data["capture_complete"] = False
+            data["capture_problem"] = f"许可证图片未能下载 (licence image not captured): {failure.value!r}"[:300]
+            yield Listing(**data)
+
+    def with_licence(self, data: dict, sha256: str, text: str, refs: list) -> Listing:
+        data = dict(data)
+        data["shop"] = data["shop"].model_copy(update={"licence_images": [sha256]})
+        data["ocr"] = {sha256: text} if text else {}
+        data["evidence"] = [*data["evidence"], *refs]
+        return Listing(**data)
+
+    def item_failed(self, failure):
+        self.crawler.stats.inc_value("shian/item_failed")
+        log.error("item page failed for good: %s (%r)", failure.request.url, failure.value)

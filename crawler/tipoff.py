@@ -1,0 +1,231 @@
+"""`shian capture URL`: one page from a tip-off, captured in Chromium with full evidence.
+
+capture_url(url) is also what the review UI's tip-off form calls. The page
+goes through the same pipeline as crawled listings. Only http(s) URLs are
+taken. A tip-off is one page a person asked for, so robots.txt is not
+consulted; the browser still identifies itself with the crawl user agent.
+
+Fields come from a platform's item selectors when `platform` names a
+configured platform, otherwise from the page itself (og:title, h1 or
+<title>; the visible text).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from contextlib import suppress
+from urllib.parse import urlsplit
+
+import click
+
+from shian.models import Listing, Shop, utcnow
+from shian.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+RECORDED_TYPES = ("document", "xhr", "fetch")
+LOGIN_WALL = ("请登录后查看", "登录后查看更多", "请先登录", "扫码登录")
+MIN_TEXT = 20                      # fewer visible characters than this: a blank page
+
+SCROLL_JS = """
+async (maxSteps) => {
+  const sleep = (ms) => new Promise(r => setTimeout(r, ms));
+  for (let i = 0; i < maxSteps; i++) {
+    const before = document.body ? document.body.scrollHeight : 0;
+    window.scrollBy(0, window.innerHeight);
+    await sleep(150);
+    if (window.innerHeight + window.scrollY >= document.body.scrollHeight && before === document.body.scrollHeight) return i + 1;
+  }
+  return maxSteps;
+}
+"""
+
+
+class TipoffError(ValueError):
+    """The URL cannot be captured (not http/https, or the browser could not open it)."""
+
+
+def check_url(url: str) -> str:
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TipoffError(f"只能取证 http(s) 网址: {url[:200]!r}")
+    return url
+
+
+def _select(html: str, spec) -> str:
+    """A platform selector (CSS, or "xpath:...") applied to the rendered HTML; '' when absent."""
+    from parsel import Selector
+
+    sel = Selector(text=html)
+    for one in ([spec] if isinstance(spec, str) else spec or []):
+        if not one or one.startswith("json:"):
+            continue
+        found = sel.xpath(one[6:]) if one.startswith("xpath:") else sel.css(one)
+        value = "\n".join(v.strip() for v in found.getall() if v.strip())
+        if value:
+            return value
+    return ""
+
+
+def extract(html: str, visible_text: str, url: str, platform=None) -> dict:
+    """Listing fields of the page: the platform's selectors, else the page's own title and text."""
+    fields: dict = {"title": "", "text": "", "price": None, "item_id": url, "shop": Shop()}
+    if platform is not None:
+        item = platform.item
+        for name in ("title", "text", "category", "health_food_reg"):
+            if name in item.fields:
+                fields[name] = _select(html, item.fields[name])
+        price = _select(html, item.fields.get("price", ""))
+        with suppress(ValueError):
+            fields["price"] = float(re.sub(r"[^\d.]", "", price)) if price else None
+        fields["shop"] = Shop(**{k: _select(html, getattr(item.shop, k)) for k in
+                                 ("name", "operator_name", "licence_text")}, url="")
+        match = re.search(item.id_from_url, urlsplit(url).path)
+        if match:
+            fields["item_id"] = match.groupdict().get("id") or match.group(0)
+    if not fields["title"]:
+        fields["title"] = (_select(html, 'meta[property="og:title"]::attr(content)') or _select(html, "h1 ::text")
+                           or _select(html, "title::text"))[:300]
+    if not fields["text"]:
+        fields["text"] = visible_text
+    return fields
+
+
+def browse(url: str, settings: Settings) -> dict:
+    """Open the page in Chromium: exchanges, rendered HTML, visible text, full-page screenshot, steps."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    steps: list[dict] = []
+    exchanges: list[dict] = []
+
+    def step(action: str, detail: str = "") -> None:
+        steps.append({"at": utcnow(), "action": action, "detail": detail})
+
+    def on_response(response) -> None:
+        if response.request.resource_type not in RECORDED_TYPES:
+            return
+        entry = {"at": utcnow(), "method": response.request.method, "url": response.url,
+                 "status": response.status, "request_headers": {}, "response_headers": [], "body": b"",
+                 "ip": "", "certificate": ""}
+        exchanges.append(entry)
+        with suppress(PlaywrightError):
+            entry["request_headers"] = response.request.all_headers()
+            entry["response_headers"] = [(h["name"], h["value"]) for h in response.headers_array()]
+            entry["ip"] = (response.server_addr() or {}).get("ipAddress", "")
+            entry["body"] = response.body()
+            details = response.security_details()
+            if details:
+                entry["certificate"] = json.dumps(details, ensure_ascii=False)
+
+    timeout_ms = settings.crawl.timeout_s * 1000
+    out: dict = {"steps": steps, "exchanges": exchanges, "status": None, "problem": ""}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=settings.crawl.chromium_path, headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(user_agent=settings.crawl.user_agent,
+                                          viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            page.on("response", on_response)
+            out["browser_version"] = browser.version
+            step("navigate", url)
+            try:
+                response = page.goto(url, wait_until="load", timeout=timeout_ms)
+            except PlaywrightError as exc:
+                raise TipoffError(f"页面无法打开: {exc.message.splitlines()[0][:300]}") from None
+            out["status"] = response.status if response else None
+            step("wait", "network idle (at most 5 s)")
+            with suppress(PlaywrightError):
+                page.wait_for_load_state("networkidle", timeout=5000)
+            scrolls = page.evaluate(SCROLL_JS, 40)
+            step("scroll", f"{scrolls} screens")
+            with suppress(PlaywrightError):
+                page.wait_for_load_state("networkidle", timeout=3000)
+            out["screenshot"] = page.screenshot(full_page=True, timeout=timeout_ms)
+            step("screenshot", "full page")
+            out["html"] = page.content()
+            out["visible_text"] = page.evaluate("document.body ? document.body.innerText : ''")
+            out["final_url"] = page.url
+            context.close()
+        finally:
+            browser.close()
+    return out
+
+
+def capture_url(url: str, platform: str | None = None, pipeline=None, settings: Settings | None = None):
+    """Capture one page with full evidence and put it through the pipeline; returns the UpsertResult.
+
+    Raises TipoffError for a URL that is not http(s) or a page that cannot be opened.
+    """
+    from shian.evidence.capture import Capture
+    from shian.evidence.files import EvidenceFiles
+    from shian.pipeline import Pipeline
+
+    settings = settings or get_settings()
+    url = check_url(url)
+    config = None
+    if platform:
+        from crawler.platforms import load_platform
+        config = load_platform(platform, base_url=f"{urlsplit(url).scheme}://{urlsplit(url).netloc}")
+    page = browse(url, settings)
+    cap = Capture(files=EvidenceFiles(settings.evidence_dir), url=url, platform=platform or "tipoff",
+                  user_agent=settings.crawl.user_agent, config_hash=config.config_hash if config else "",
+                  browser_version=page.get("browser_version", ""))
+    for s in page["steps"]:
+        cap.step(s["action"], s["detail"], at=s["at"])
+    # the document first: Capture takes the first exchange as the page itself
+    ordered = sorted(page["exchanges"], key=lambda e: e["url"] != url and e["url"] != page.get("final_url"))
+    for e in ordered:
+        cap.add_exchange(e["method"], e["url"], e["request_headers"], e["status"], e["response_headers"],
+                         e["body"], ip=e["ip"], certificate_pem=e["certificate"], at=e["at"])
+    cap.add_rendered(html=page["html"], screenshot=page["screenshot"])
+    fields = extract(page["html"], page["visible_text"], url, config)
+    problem = ""
+    status = page["status"]
+    if status is None or status >= 400:
+        problem = f"HTTP {status}" if status else "no response for the page"
+    elif any(p in page["visible_text"] for p in LOGIN_WALL):
+        problem = "login wall"
+    elif len(page["visible_text"].strip()) < MIN_TEXT:
+        problem = "blank page"
+    refs = cap.finish(shop=fields["shop"].name, item_id=fields["item_id"], complete=not problem, problem=problem)
+    listing = Listing(platform=platform or "tipoff", kind="listing", url=url, item_id=fields["item_id"],
+                      shop=fields["shop"], title=fields["title"], text=fields["text"], price=fields["price"],
+                      category=fields.get("category", ""), health_food_reg=fields.get("health_food_reg", ""),
+                      evidence=refs, capture_complete=not problem, capture_problem=problem,
+                      captured_at=cap.started_at)
+    own = pipeline is None
+    pipeline = pipeline or Pipeline(settings)
+    try:
+        return pipeline.process(listing)
+    finally:
+        if own:
+            pipeline.close()
+
+
+@click.command()
+@click.argument("url")
+@click.option("--platform", help="Read the page with this configured platform's item selectors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def capture(url: str, platform: str | None, as_json: bool) -> None:
+    """Capture one page from a tip-off (browser, screenshot, full evidence) and analyse it."""
+    try:
+        result = capture_url(url, platform=platform)
+    except TipoffError as exc:
+        raise click.ClickException(str(exc)) from None
+    item = result.item
+    summary = {"id": item.id, "outcome": result.outcome, "url": item.listing.url, "title": item.listing.title,
+               "complete": item.listing.capture_complete, "problem": item.listing.capture_problem,
+               "findings": len(item.analysis.findings), "flagged": item.analysis.flagged,
+               "evidence_files": len(item.listing.evidence)}
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    click.echo(f"captured {summary['url']} -> item {item.id} ({result.outcome}), "
+               f"{summary['evidence_files']} evidence files, {summary['findings']} findings"
+               + ("" if summary["complete"] else f"; INCOMPLETE: {summary['problem']}"))

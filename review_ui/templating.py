@@ -1,0 +1,79 @@
+"""Jinja setup: autoescape always on, broken text made printable, Chinese labels and local times."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from markupsafe import Markup
+
+from review_ui.highlight import clean
+from review_ui.review import ACTION_NAMES, OUTCOME_NAMES, SEVERITY_NAMES, STATUS_NAMES
+
+CLAIM_TYPE_NAMES = {
+    "disease_claim": "疾病预防治疗宣称", "health_function_on_ordinary_food": "普通食品宣称保健功能",
+    "unapproved_function": "超范围/未批准功能", "absolute_term": "绝对化用语", "efficacy_guarantee": "功效保证",
+    "medical_endorsement": "医疗/权威背书", "illegal_additive": "非法添加信号", "minors_targeting": "针对未成年人",
+}
+LICENCE_NAMES = {
+    "ok": "正常", "missing": "未公示", "malformed": "格式错误", "not_in_registry": "查无此证",
+    "holder_mismatch": "主体不符", "expired": "已失效", "scope_mismatch": "超范围", "obsolete_format": "旧版证照",
+}
+HEALTH_REG_NAMES = {
+    "ok": "正常", "n/a": "不适用", "missing_for_health_claims": "宣称保健功能但无注册号",
+    "not_in_registry": "查无此号/不符", "functions_exceeded": "超出注册功能",
+}
+PLATFORM_NAMES = {"shop": "商城（演示）", "spa": "单页商城（演示）", "live": "直播间（演示）"}
+KIND_NAMES = {"listing": "商品", "live": "直播"}
+LABELS = {"status": STATUS_NAMES, "severity": SEVERITY_NAMES, "claim_type": CLAIM_TYPE_NAMES,
+          "licence_verdict": LICENCE_NAMES, "health_reg_verdict": HEALTH_REG_NAMES,
+          "platform": PLATFORM_NAMES, "kind": KIND_NAMES, "action": ACTION_NAMES, "outcome": OUTCOME_NAMES}
+
+
+def label(kind: str, value) -> str:
+    if value is None or value == "":
+        return "—"
+    return LABELS.get(kind, {}).get(value, str(value))
+
+
+def _finalize(value):
+    # Markup is already escaped by us; plain strings get autoescaped after this.
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return clean(value)
+    return "" if value is None else value
+
+
+def install_templating(app: Flask) -> None:
+    app.jinja_env.autoescape = True
+    app.jinja_env.finalize = _finalize
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    tz = ZoneInfo(app.extensions["shian"].settings.timezone)
+
+    @app.template_filter("local")
+    def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        if not value:
+            return "—"
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(tz).strftime(fmt)
+
+    @app.template_filter("label")
+    def _label(value, kind: str) -> str:
+        return label(kind, value)
+
+    @app.template_filter("short")
+    def short(value: str, n: int = 80) -> str:
+        value = clean(value or "")
+        return value if len(value) <= n else value[:n] + "…"
+
+    @app.template_filter("offset")
+    def offset(seconds) -> str:
+        if seconds is None:
+            return ""
+        s = int(seconds)
+        return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+    @app.context_processor
+    def _globals():
+        return {"now": datetime.now(timezone.utc), "label": label}

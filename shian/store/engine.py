@@ -1,0 +1,105 @@
+"""The one module that knows which search engine is on the other end.
+
+GET / tells OpenSearch from Elasticsearch; the matching official client is
+used (opensearch-py, or elasticsearch 8.x). Both accept the same REST bodies
+through `body=`, so everything above this module is engine-neutral: it calls
+`Engine.call("index", ...)` and sees plain dicts and three exceptions:
+VersionConflict, Missing, and StoreError (unreachable or refused).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from shian.store.base import StoreError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUS = {429, 502, 503, 504}  # overloaded or restarting: worth another try
+
+
+class VersionConflict(Exception):
+    """if_seq_no/if_primary_term (or op_type=create) lost."""
+
+
+class Missing(Exception):
+    """Document or index not found."""
+
+
+def detect(url: str, timeout: float = 10.0) -> dict:
+    """The server's own answer to GET /: {"distribution": ..., "number": ...}."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/", timeout=timeout) as resp:
+            info = json.load(resp)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise StoreError(f"search engine at {url} is unreachable: {exc}") from exc
+    version = info.get("version", {})
+    return {"distribution": version.get("distribution", "elasticsearch"), "number": version.get("number", "")}
+
+
+class Engine:
+    def __init__(self, url: str, retries: int = 4, backoff_s: float = 0.25, timeout_s: float = 30.0):
+        self.url = url
+        self.retries = retries
+        self.backoff_s = backoff_s
+        info = detect(url)
+        self.distribution, self.version = info["distribution"], info["number"]
+        if self.distribution == "opensearch":
+            import opensearchpy
+            from opensearchpy import exceptions as exc
+            # our own retry loop below does backoff; the client's would retry without waiting
+            self.client = opensearchpy.OpenSearch(hosts=[url], timeout=timeout_s, max_retries=0)
+            self._conflict, self._missing = exc.ConflictError, exc.NotFoundError
+            self._unreachable = (exc.ConnectionError, exc.ConnectionTimeout)
+            self._api_error = exc.TransportError
+        else:
+            if not self.version.startswith("8."):
+                raise StoreError(f"{url} runs Elasticsearch {self.version}; Shian speaks to Elasticsearch 8")
+            import elastic_transport
+            import elasticsearch
+            self.client = elasticsearch.Elasticsearch(url, request_timeout=timeout_s, max_retries=0)
+            self._conflict, self._missing = elasticsearch.ConflictError, elasticsearch.NotFoundError
+            self._unreachable = (elastic_transport.TransportError,)
+            self._api_error = elasticsearch.ApiError
+        log.debug("search engine %s %s at %s", self.distribution, self.version, url)
+
+    def call(self, api: str, **kwargs: Any) -> dict:
+        """Call a client API by dotted name ("search", "indices.create") with retries and backoff."""
+        target: Any = self.client
+        for part in api.split("."):
+            target = getattr(target, part)
+        for attempt in range(self.retries + 1):
+            try:
+                resp = target(**kwargs)
+                return getattr(resp, "body", resp)
+            except self._conflict as exc:
+                raise VersionConflict(str(exc)) from None
+            except self._missing as exc:
+                raise Missing(str(exc)) from None
+            except self._unreachable as exc:
+                problem: Exception = exc
+            except self._api_error as exc:
+                if _status(exc) not in RETRY_STATUS:
+                    raise StoreError(f"search engine refused {api}: {_reason(exc)}") from None
+                problem = exc
+            if attempt < self.retries:
+                delay = self.backoff_s * 2 ** attempt
+                log.warning("search engine %s failed (%s); retrying in %.2fs", api, problem, delay)
+                time.sleep(delay)
+        raise StoreError(f"search engine at {self.url} is unreachable or overloaded ({api}): {problem}")
+
+
+def _status(exc: Exception) -> Any:
+    return getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", None)
+
+
+def _reason(exc: Exception) -> str:
+    info = getattr(exc, "info", None) or getattr(exc, "body", None)
+    if isinstance(info, dict) and isinstance(info.get("error"), dict):
+        err = info["error"]
+        return f"{err.get('type')}: {err.get('reason')}"
+    return str(exc)[:500]

@@ -1,0 +1,62 @@
+"""UI fixtures: a store (SQLite here; the lead may parametrise `store` over the search engine),
+the Flask app on it, users of every role, and logged-in test clients."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from review_ui import create_app
+from shian.users import Users
+from tests.store.fixtures import search_store, sqlite_store  # noqa: F401  (fixtures)
+from tests.ui.data import PASSWORD, USERS
+
+
+@pytest.fixture
+def store(sqlite_store):  # noqa: F811
+    return sqlite_store
+
+
+@pytest.fixture
+def app(settings, store):
+    users = Users(settings.data_dir)
+    for name, role in USERS.items():
+        users.add(name, role, PASSWORD)
+    app = create_app(settings, store)
+    app.config["TESTING"] = False  # keep every security check on
+    return app
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+class Session:
+    """A Flask test client logged in as one user, with the CSRF token of its session."""
+
+    def __init__(self, app, name: str):
+        self.client = app.test_client()
+        page = self.client.get("/login")
+        response = self.client.post("/login", data={"username": name, "password": PASSWORD,
+                                                    "csrf_token": csrf_from(page.get_data(as_text=True))})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        self.token = csrf_from(self.client.get("/").get_data(as_text=True))
+        self.name = name
+
+    def get(self, url, **kw):
+        return self.client.get(url, **kw)
+
+    def post(self, url, data=None, **kw):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token)
+        return self.client.post(url, data=data, **kw)
+
+    def api(self, method, url, json=None):
+        return self.client.open(url, method=method, json=json, headers={"X-CSRFToken": self.token})
+
+
+@pytest.fixture
+def login(app):
+    return lambda name: Session(app, name)
