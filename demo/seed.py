@@ -368,7 +368,8 @@ class _Gen:
             row = self._register(operator, region, scope)
             good = row["licence_no"]
             zeros = [i for i, ch in enumerate(good) if ch == "0" and i >= 2]
-            if zeros and r.random() < 0.7:
+            # letter O only where it is typed text: OCR cannot tell O from 0 in an image
+            if zeros and mode == "text" and r.random() < 0.7:
                 pos = r.choice(zeros)
                 number = good[:pos] + "O" + good[pos + 1:]   # letter O for zero
             else:

@@ -176,7 +176,7 @@ def check_licence(listing: Listing, product_kind: str, registry: Registry, as_of
         if i.type == "uscc" and record is not None and record.credit_code and i.field in own_fields \
                 and i.value != record.credit_code:
             reasons.append(f"页面展示的统一社会信用代码{i.value}与许可证登记的{record.credit_code}不一致")
-        if i.type == "uscc" and i.problem:
+        if i.type == "uscc" and i.problem and i.field in own_fields:
             reasons.append(f"统一社会信用代码{i.value}：{i.problem}")
         if i.confusions and i.from_ocr:
             reasons.append(f"{_describe(i)}：" + "；".join(i.confusions))
@@ -192,8 +192,8 @@ def check_licence(listing: Listing, product_kind: str, registry: Registry, as_of
             if off:
                 reasons.append("经营者名称与登记主体" + "、".join(f"「{c['holder_name']}」" for c in off[:3]) +
                                "仅差一个字，疑似仿冒")
-    return Verdict(kind="licence", verdict=verdict, identifiers=[i.as_dict() for i in shown] or
-                   [i.as_dict() for i in identifiers if i.group == "business"],
+    business = [i for i in identifiers if i.group == "business" and i.field in own_fields]
+    return Verdict(kind="licence", verdict=verdict, identifiers=[i.as_dict() for i in shown + business],
                    record=record.as_dict() if record else None, candidates=candidates, reasons=reasons)
 
 

@@ -24,6 +24,7 @@ from spacy.tokens import Doc
 
 from nlp.normalize import is_cjk
 
+SENTENCE_BREAKS = "。;!?\n"
 PRECEDENCE = ("illegal_additive", "disease_claim", "minors_targeting", "medical_endorsement",
               "efficacy_guarantee", "absolute_term", "unapproved_function", "health_function_on_ordinary_food")
 RANK = {t: i for i, t in enumerate(PRECEDENCE)}
@@ -185,7 +186,26 @@ def resolve(claims: list[Claim]) -> list[Claim]:
             base.start, base.end = min(base.start, c.start), max(base.end, c.end)
             base.how |= c.how
     accepted.sort(key=lambda c: c.start)
-    return accepted
+    merged: list[Claim] = []
+    for c in accepted:           # 减肥瘦身: touching claims of one type are one span
+        if merged and merged[-1].type == c.type and merged[-1].end == c.start:
+            merged[-1].end = c.end
+            merged[-1].how |= c.how
+        else:
+            merged.append(c)
+    return merged
+
+
+def absorb_drug_sentences(claims: list[Claim], text: str) -> list[Claim]:
+    """A sentence that reveals a drug is one violation: what follows in it (its effect) joins it."""
+    out: list[Claim] = []
+    for c in claims:
+        drug = out[-1] if out and out[-1].type == "illegal_additive" else None
+        if drug is not None and not any(ch in SENTENCE_BREAKS for ch in text[drug.end:c.start]):
+            drug.end = max(drug.end, c.end)
+            continue
+        out.append(c)
+    return out
 
 
 @Language.component("claim_types")
@@ -196,7 +216,7 @@ def claim_types(doc: Doc) -> Doc:
         t = type_for(h.entry, fc.kind, fc.approved)
         if t is not None:
             claims.append(Claim(h.start, h.end, t, h.entry, h.phrase, {h.how} if h.how else set()))
-    claims = resolve(claims)
+    claims = absorb_drug_sentences(resolve(claims), doc.text)
     doc._.claims = claims
     spans = []
     for c in claims:

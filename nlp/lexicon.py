@@ -33,6 +33,7 @@ ENTRY_KEYS = {"id", "type", "severity", "legal_basis", "phrases", "pattern", "pi
 NOT_NEGATABLE = ("efficacy_guarantee", "absolute_term")
 MACRO_RE = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 RELOAD_EVERY_S = 3.0
+CONFIG_DIR_DEFAULT = Path(__file__).resolve().parent.parent / "config"
 
 
 class LexiconError(ValueError):

@@ -78,8 +78,9 @@ class Normalizer:
         self.substitutions = {}
         for variant, canonical in (substitutions or {}).items():
             v = self._basic(variant).text
-            if v:
-                self.substitutions[v] = self._basic(canonical).text
+            c = self._basic(canonical).text
+            if v and v != c:      # 降醣 is already 降糖 after t2s: not a homophone
+                self.substitutions[v] = c
         self._sub_automaton = None
         if self.substitutions:
             import ahocorasick
@@ -97,7 +98,9 @@ class Normalizer:
         marks: list[frozenset] = []
         for i, ch in enumerate(text):
             n = unicodedata.normalize("NFKC", ch) if not ch.isascii() else ch
-            mark = frozenset((FULLWIDTH,)) if n != ch and 0xFF01 <= ord(ch) <= 0xFF5E else frozenset()
+            # full-width letters and digits disguise a word; full-width punctuation is just Chinese typing
+            mark = frozenset((FULLWIDTH,)) if (n != ch and 0xFF01 <= ord(ch) <= 0xFF5E
+                                               and (n.isalnum() or n == "%")) else frozenset()
             for c in n.lower():
                 chars.append(c)
                 starts.append(i)

@@ -62,6 +62,15 @@ class Scanner:
         if self.has_phrases:
             self.automaton.make_automaton()
         self.patterns = [e for e in bundle.entries if e.regex is not None]
+        # one RE2 pass says which patterns match at all; only those are run for positions
+        self.pattern_set = None
+        if self.patterns:
+            from nlp.lexicon import _re2_options
+            import re2
+            self.pattern_set = re2.Set.SearchSet(_re2_options())
+            for e in self.patterns:
+                self.pattern_set.Add(e.pattern)
+            self.pattern_set.Compile()
 
     def scan(self, norm: Normalized, only: set[str] | None = None) -> list[Hit]:
         text = norm.text
@@ -75,7 +84,8 @@ class Scanner:
                     if how and not _latin_bounded(norm, start, stop):
                         continue
                     hits.append(Hit(start, stop, entry, phrase, how))
-        for entry in self.patterns:
+        matched = (self.pattern_set.Match(text) or []) if self.pattern_set is not None and text else []
+        for entry in (self.patterns[i] for i in sorted(matched)):
             if only is not None and entry.id not in only:
                 continue
             for m in entry.regex.finditer(text):

@@ -10,7 +10,7 @@ from review_ui import openapi
 from review_ui.context import audit, audit_decisions, ctx
 from review_ui.keywords import list_summaries
 from review_ui.queries import BadQuery, encode_cursor, query_from_args
-from review_ui.review import ACTIONS, Held, ReviewError, current, holder, targets
+from review_ui.review import ACTIONS, Held, NotClaimed, ReviewError, current, holder, targets
 from review_ui.security import requires
 from shian.commands import item_summary
 from shian.store import Conflict, NotFound
@@ -158,6 +158,8 @@ def decide(item_id: str):
         item = ctx().workflow.decide(item.id, current_user.name, current_user.role, decisions, submit=submit)
     except Held as exc:
         return error(409, "held", str(exc), holder=exc.holder)
+    except NotClaimed as exc:
+        return error(409, "not_claimed", str(exc))
     except ReviewError as exc:
         return error(400, "refused", str(exc))
     except Conflict:
@@ -177,6 +179,8 @@ def escalate(item_id: str):
         item = ctx().workflow.escalate(item.id, current_user.name, note)
     except Held as exc:
         return error(409, "held", str(exc), holder=exc.holder)
+    except NotClaimed as exc:
+        return error(409, "not_claimed", str(exc))
     except ReviewError as exc:
         return error(400, "refused", str(exc))
     except Conflict:

@@ -82,7 +82,6 @@ class Context:
     reasons: Reasons
     presence: Presence = field(default_factory=Presence)
     limiter: LoginLimiter | None = None
-    last_sweep: float = 0.0
 
     def __post_init__(self):
         if self.limiter is None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from dataclasses import replace
 from zoneinfo import ZoneInfo
@@ -20,7 +19,6 @@ from review_ui.security import requires
 from shian.store import Query
 
 bp = Blueprint("queue", __name__)
-SWEEP_EVERY_S = 15
 
 
 def tz() -> ZoneInfo:
@@ -28,11 +26,8 @@ def tz() -> ZoneInfo:
 
 
 def sweep_expired() -> None:
-    """Return items whose lease ran out to the queue (at most every few seconds per process)."""
+    """Return items whose lease ran out to the queue before showing it (claimed items are few: one query)."""
     c = ctx()
-    if time.monotonic() - c.last_sweep < SWEEP_EVERY_S:
-        return
-    c.last_sweep = time.monotonic()
     for item_id in c.workflow.return_expired():
         c.audit.append("system", "lease_expired", f"item:{item_id}", {})
 

@@ -40,6 +40,10 @@ class Held(ReviewError):
         self.until = until
 
 
+class NotClaimed(ReviewError):
+    """The user does not hold the item's claim (never claimed, released or lease expired)."""
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -228,7 +232,7 @@ class Workflow:
     def release(self, item_id: str, user: str) -> ReviewItem:
         item = self.store.get(item_id)
         if holder(item) != user:
-            raise ReviewError("你没有认领该条目")
+            raise NotClaimed("你没有认领该条目")
         self._return_to_queue(item)
         return self._write(item)
 
@@ -265,7 +269,7 @@ class Workflow:
         item = self.store.get(item_id)
         if holder(item) != user:
             who = holder(item)
-            raise Held(who, item.review.lease_until) if who else ReviewError("请先认领该条目（认领已过期或未认领）")
+            raise Held(who, item.review.lease_until) if who else NotClaimed("请先认领该条目（认领已过期或未认领）")
         return item
 
     def decide(self, item_id: str, user: str, role: str, decisions: list[dict], submit: bool = False,

@@ -126,8 +126,9 @@ def _default_port() -> int:
 @click.option("--heap", default="1g", show_default=True, help="JVM heap (-Xms/-Xmx).")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
               help="Seconds to wait for the cluster to turn yellow.")
-def start(directory: Path | None, port: int | None, heap: str, timeout: float) -> None:
-    """Start the node in the background and print its URL once it is healthy."""
+@click.option("--print-url", is_flag=True, help="Kept for scripts: stdout is only the URL anyway.")
+def start(directory: Path | None, port: int | None, heap: str, timeout: float, print_url: bool) -> None:
+    """Start the node in the background and print its URL (alone on stdout) once it is healthy."""
     home = node_dir(directory)
     state = read_state(home)
     if state and alive(state["pid"]) and health(state["url"]):

@@ -3,9 +3,11 @@
 What a room yields:
 - a Listing of kind "live" (item_id = room id) whose `segments` are the host
   captions, pinned comments, viewer comments and product-card notes with
-  their offset in seconds from the start of the watch window, and whose
-  `text` is that transcript as lines "[HH:MM:SS] 主播：…" (the nlp stage reads
-  the prefix back as the finding's offset);
+  their time offset, and whose `text` is that transcript as lines
+  "[HH:MM:SS] 主播：…" (the nlp stage reads the prefix back as the finding's
+  offset). The offset is the room's own clock when the platform states one
+  (so it reads like the captions on the page), else seconds since the watch
+  began; the step log says at which room time each video segment began;
 - one Listing per shelf (小黄车) item, from its product page, like any shop item;
 - evidence: the room page as fetched, every events exchange the page made
   (headers JSON + WARC), screenshots every few seconds, the final rendered DOM
@@ -290,6 +292,7 @@ class RoomWatcher:
         """One browser context = one video file; always closed, also on errors."""
         context = await browser.new_context(user_agent=self.user_agent, viewport=self.opts.viewport)
         recorder = ScreenRecorder(self.opts.viewport, video_dir / str(number)) if self.opts.video else None
+        seg_start = watch.now()
         try:
             page = await context.new_page()
             if recorder is not None:
@@ -301,8 +304,8 @@ class RoomWatcher:
             if self.opts.wait_for:
                 watch.step("wait", self.opts.wait_for)
                 await page.wait_for_selector(self.opts.wait_for, state="attached", timeout=30000)
-            next_shot = watch.now()
-            while not watch.ended and watch.now() < until:
+            next_shot = 0.0                   # a first screenshot on arrival, then every few seconds
+            while True:
                 if self.opts.events.source == "dom":
                     await self._poll_dom(watch, page)
                 if self.opts.screenshot_every_s and watch.now() >= next_shot:
@@ -310,6 +313,8 @@ class RoomWatcher:
                     watch.screenshots.append((offset, await page.screenshot()))
                     watch.step("screenshot", f"at {offset:.1f} s")
                     next_shot = offset + self.opts.screenshot_every_s
+                if watch.ended or watch.now() >= until:
+                    break
                 pause = self.opts.dom.poll_s if self.opts.events.source == "dom" else 0.25
                 await asyncio.sleep(max(0.05, min(pause, until - watch.now(), next_shot - watch.now())))
             if self.opts.events.source == "dom":
@@ -330,7 +335,10 @@ class RoomWatcher:
                 try:
                     webm = await asyncio.to_thread(recorder.encode)
                     watch.videos.append((number, webm))
-                    watch.step("video", f"segment {number}: {frames} frames, {len(webm)} bytes WebM")
+                    clock = watch.room_clock_at_start
+                    room_time = f", room time {clock + seg_start:.1f} s" if clock is not None else ""
+                    watch.step("video", f"segment {number}: from watch time {seg_start:.1f} s{room_time}, "
+                                        f"{frames} frames, {len(webm)} bytes WebM")
                 except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
                     watch.step("video", f"segment {number}: not recorded ({exc})")
 
@@ -370,10 +378,7 @@ class RoomWatcher:
         if key in watch.events:
             return
         offset = dig(raw, ev.offset)
-        if isinstance(offset, (int, float)):
-            offset_s = max(0.0, float(offset) - (watch.room_clock_at_start or 0.0))
-        else:
-            offset_s = arrived
+        offset_s = float(offset) if isinstance(offset, (int, float)) else arrived
         text = str(dig(raw, ev.text) or "")
         item = dig(raw, ev.item) if source == "card" else None
         if isinstance(item, dict):
@@ -468,6 +473,7 @@ class LiveSpider(_spider_base()):
     async def start(self):
         import scrapy
 
+        await self.watcher.browser()        # started before any room clock runs
         for url in self.platform.start_urls:
             yield scrapy.Request(url, callback=self.parse_rooms)
         # stored shelf items are revisited, so one that left every shelf is still seen gone
@@ -500,6 +506,7 @@ class LiveSpider(_spider_base()):
         from shian.models import Listing, Shop, listing_id
 
         room = response.meta["shian_key"]
+        fetched_at = utcnow()
         shop_cfg = self.platform.item.shop
         shop = Shop(name=self.value(response, shop_cfg.name, None, " "),
                     operator_name=self.value(response, shop_cfg.operator_name, None, " "),
@@ -514,8 +521,8 @@ class LiveSpider(_spider_base()):
 
         cap = self.new_capture(response.url)
         cap.started_at = watch.started_at if watch.started_at < cap.started_at else cap.started_at
-        cap.step("navigate", f"GET {response.url}")
-        cap.step("received", f"HTTP {response.status}, {len(response.body)} bytes")
+        cap.step("navigate", f"GET {response.url}", at=fetched_at)
+        cap.step("received", f"HTTP {response.status}, {len(response.body)} bytes", at=fetched_at)
         req = response.request
         cap.add_exchange(req.method, req.url, dict(header_pairs(req.headers)), response.status,
                          header_pairs(response.headers), response.body, ip=str(response.ip_address or ""),

@@ -158,7 +158,7 @@ def export_package(store: Store, item_ids: list[str], out_path: Path | str, offi
         details = {"case_ref": built.case_ref, "package": out_path.name, "manifest_sha256": digest,
                    "package_sha256": package_sha, "items": ids, "timestamp": result.timestamp}
         for item_id in ids:
-            audit.append(built.officer, EXPORT_ACTION, target=item_id, details=details)
+            audit.append(built.officer, EXPORT_ACTION, target=f"item:{item_id}", details=details)
     log.info("exported %d items to %s (%d files, %d bytes, timestamp %s)", len(ids), out_path,
              result.files, result.bytes, result.timestamp)
     return result
@@ -345,10 +345,12 @@ class _Builder:
     def _audit_excerpt(self, item_id: str) -> list[dict]:
         if self.audit is None:
             return []
+        # what was done to the item (claims, decisions, escalations); who looked at or exported
+        # it is left out, so exporting again from the same data gives the same package
         events = []
-        for target in (item_id, f"item:{item_id}"):
+        for target in (f"item:{item_id}", item_id):
             events += [e for e in self.audit.events(target=target, newest_first=False, limit=100000)
-                       if e.action != EXPORT_ACTION]
+                       if "export" not in e.action and "view" not in e.action]
         events.sort(key=lambda e: e.seq)
         for event in events:
             self.times.append(datetime.fromisoformat(event.at))

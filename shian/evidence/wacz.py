@@ -101,8 +101,8 @@ def digest_file(manifest_bytes: bytes, extra: dict | None = None) -> bytes:
     return (json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-def write_zip(path: Path, entries: dict[str, bytes], when: datetime) -> None:
-    """Write a deterministic ZIP atomically; refuses to replace an existing file."""
+def write_zip(path: Path, entries: dict[str, bytes], when: datetime, replace: bool = False) -> None:
+    """Write a deterministic ZIP atomically; refuses to replace an existing file unless told to."""
     path = Path(path)
     stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
     # manifest first and its digest second, as py-wacz lays them out for readers that stream
@@ -117,16 +117,16 @@ def write_zip(path: Path, entries: dict[str, bytes], when: datetime) -> None:
                 info.compress_type = zipfile.ZIP_STORED if name.endswith(STORED_SUFFIXES) \
                     else zipfile.ZIP_DEFLATED
                 zf.writestr(info, entries[name], compresslevel=6 if info.compress_type else None)
-        os.replace(tmp, path) if not path.exists() else _refuse(tmp, path)
-    except BaseException:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)       # atomic and never replaces: two exports cannot race
+            except FileExistsError:
+                raise FileExistsError(f"{path} exists; packages are never overwritten") from None
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
-
-
-def _refuse(tmp: str, path: Path) -> None:
-    os.unlink(tmp)
-    raise FileExistsError(f"{path} exists; packages are never overwritten")
 
 
 def replace_entry(path: Path, name: str, data: bytes) -> None:
@@ -136,12 +136,7 @@ def replace_entry(path: Path, name: str, data: bytes) -> None:
     with zipfile.ZipFile(path) as zf:
         info = zf.getinfo(MANIFEST)
     entries[name] = data
-    when = datetime(*info.date_time)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".zip")
-    os.close(fd)
-    os.unlink(tmp)
-    write_zip(Path(tmp), entries, when)
-    os.replace(tmp, path)
+    write_zip(path, entries, datetime(*info.date_time), replace=True)
 
 
 def read_zip(path: Path) -> dict[str, bytes]:

@@ -22,6 +22,17 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = {429, 502, 503, 504}  # overloaded or restarting: worth another try
 
 
+class _ExpectedStatus(logging.Filter):
+    """opensearch-py warns about every 404/409; for us those are answers (Missing, VersionConflict)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (len(args) >= 3 and str(args[2]) in ("404", "409"))
+
+
+logging.getLogger("opensearch").addFilter(_ExpectedStatus())
+
+
 class VersionConflict(Exception):
     """if_seq_no/if_primary_term (or op_type=create) lost."""
 

@@ -29,8 +29,9 @@ ATTEMPTS = 5                         # conditional-write retries for our own rea
 
 
 class SearchStore(Store):
-    def __init__(self, url: str, prefix: str = "shian", version: int = 1):
+    def __init__(self, url: str, prefix: str = "shian", version: int = 1, retries: int = 4):
         self.url = url
+        self.retries = retries
         self.prefix = prefix
         self.index_version = version
         self._engine: Engine | None = None
@@ -47,7 +48,7 @@ class SearchStore(Store):
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    self._engine = Engine(self.url)
+                    self._engine = Engine(self.url, retries=self.retries)
         return self._engine
 
     def index(self, name: str) -> str:
@@ -160,6 +161,12 @@ class SearchStore(Store):
 
     def _bulk_upsert(self, chunk: list[ReviewItem], results: list[UpsertResult],
                      failures: dict[str, str]) -> None:
+        for item in chunk:
+            if len(item.id.encode()) > 512:     # the engine would refuse the whole request
+                failures[item.id] = "id longer than 512 bytes"
+        chunk = [i for i in chunk if i.id not in failures]
+        if not chunk:
+            return
         ids = list(dict.fromkeys(i.id for i in chunk))
         found = self.engine.call("mget", index=self.index("items"), body={"ids": ids})["docs"]
         state: dict[str, tuple[ReviewItem, str | None]] = {}   # id -> (latest state, stored version)

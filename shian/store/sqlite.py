@@ -21,22 +21,25 @@ from shian.models import ReviewItem
 from shian.store import fields
 from shian.store.base import Conflict, NotFound, Page, Query, Store, StoreError, UpsertResult
 
+SCHEMA_VERSION = 2
 SCHEMA = """
+-- items is kept narrow (counts and facet filters scan it); documents and search text live beside it
 CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
-    doc TEXT NOT NULL,
     platform TEXT NOT NULL,
     flagged INTEGER NOT NULL,
     risk REAL NOT NULL,
     due_ms INTEGER NOT NULL,
-    last_seen_ms INTEGER NOT NULL,
-    body TEXT NOT NULL
+    last_seen_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS items_risk ON items (risk DESC, id);
 CREATE INDEX IF NOT EXISTS items_due ON items (due_ms, id);
 CREATE INDEX IF NOT EXISTS items_time ON items (last_seen_ms DESC, id);
 CREATE INDEX IF NOT EXISTS items_platform ON items (platform, id);
+CREATE INDEX IF NOT EXISTS items_flagged ON items (flagged, id);
+CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bodies (id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS item_terms (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
@@ -69,7 +72,13 @@ class SQLiteStore(Store):
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db().executescript(SCHEMA)
+            db = self._db()
+            found = db.execute("PRAGMA user_version").fetchone()[0]
+            if found not in (0, SCHEMA_VERSION) or (found == 0 and db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'items'").fetchone()):
+                raise StoreError(f"{self.path} has an older store layout (version {found}); "
+                                 f"move it away or delete it and re-ingest")
+            db.executescript(SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create SQLite store {self.path}: {exc}") from exc
 
@@ -119,25 +128,27 @@ class SQLiteStore(Store):
 
     # -- items ---------------------------------------------------------------
     def _load(self, db: sqlite3.Connection, item_id: str) -> ReviewItem | None:
-        row = db.execute("SELECT doc, version FROM items WHERE id = ?", (item_id,)).fetchone()
+        row = db.execute("SELECT d.doc, i.version FROM items i JOIN docs d ON d.id = i.id WHERE i.id = ?",
+                         (item_id,)).fetchone()
         return None if row is None else fields.from_json(row[0], str(row[1]))
 
     def _save(self, db: sqlite3.Connection, item: ReviewItem, expect: int | None) -> ReviewItem:
         """Insert (expect None) or compare-and-set update; returns the item with its new version."""
-        cols = (fields.to_json(item), item.listing.platform, int(fields.flagged(item)),
-                float(item.analysis.risk), fields.due_ms(item), fields.epoch_ms(item.last_seen),
-                fields.body(item))
+        cols = (item.listing.platform, int(fields.flagged(item)), float(item.analysis.risk),
+                fields.due_ms(item), fields.epoch_ms(item.last_seen))
         if expect is None:
-            db.execute("INSERT INTO items (id, version, doc, platform, flagged, risk, due_ms, last_seen_ms,"
-                       " body) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)", (item.id, *cols))
+            db.execute("INSERT INTO items (id, version, platform, flagged, risk, due_ms, last_seen_ms)"
+                       " VALUES (?, 1, ?, ?, ?, ?, ?)", (item.id, *cols))
             version = 1
         else:
-            cur = db.execute("UPDATE items SET version = version + 1, doc = ?, platform = ?, flagged = ?,"
-                             " risk = ?, due_ms = ?, last_seen_ms = ?, body = ? WHERE id = ? AND version = ?",
+            cur = db.execute("UPDATE items SET version = version + 1, platform = ?, flagged = ?, risk = ?,"
+                             " due_ms = ?, last_seen_ms = ? WHERE id = ? AND version = ?",
                              (*cols, item.id, expect))
             if cur.rowcount != 1:
                 raise Conflict(item.id, self._load(db, item.id))
             version = expect + 1
+        db.execute("INSERT OR REPLACE INTO docs (id, doc) VALUES (?, ?)", (item.id, fields.to_json(item)))
+        db.execute("INSERT OR REPLACE INTO bodies (id, body) VALUES (?, ?)", (item.id, fields.body(item)))
         db.execute("DELETE FROM item_terms WHERE item_id = ?", (item.id,))
         db.executemany("INSERT INTO item_terms (key, value, item_id) VALUES (?, ?, ?)",
                        [(k, v, item.id) for k, values in fields.filter_terms(item).items() for v in values])
@@ -159,7 +170,8 @@ class SQLiteStore(Store):
             return [self._upsert(db, item) for item in items]
 
     def get(self, item_id: str) -> ReviewItem:
-        rows = self._read("SELECT doc, version FROM items WHERE id = ?", (item_id,))
+        rows = self._read("SELECT d.doc, i.version FROM items i JOIN docs d ON d.id = i.id WHERE i.id = ?",
+                          (item_id,))
         if not rows:
             raise NotFound(f"no item {item_id}")
         return fields.from_json(rows[0][0], str(rows[0][1]))
@@ -212,7 +224,8 @@ class SQLiteStore(Store):
             params.append(fields.epoch_ms(query.due_before))
         if query.text.strip():
             escaped = query.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append("body LIKE ? ESCAPE '\\'")
+            # correlated, so a page walks the sort index and stops early on common terms
+            where.append("EXISTS (SELECT 1 FROM bodies b WHERE b.id = items.id AND b.body LIKE ? ESCAPE '\\')")
             params.append(f"%{escaped}%")
         for key, values in query.filters.items():
             values = [str(v) for v in values]
@@ -240,12 +253,14 @@ class SQLiteStore(Store):
             cmp = "<" if direction == "DESC" else ">"
             page_where.append(f"({column} {cmp} ? OR ({column} = ? AND id > ?))")
             page_params.extend([value, value, last_id])
-        rows = self._read(f"SELECT doc, version, {column}, id FROM items WHERE {' AND '.join(page_where) or '1'}"
+        rows = self._read(f"SELECT id, version, {column} FROM items WHERE {' AND '.join(page_where) or '1'}"
                           f" ORDER BY {column} {direction}, id ASC LIMIT ?", [*page_params, query.size + 1])
         more = len(rows) > query.size
         rows = rows[:query.size]
-        items = [fields.from_json(r[0], str(r[1])) for r in rows]
-        next_after = [rows[-1][2], rows[-1][3]] if more and rows else None
+        docs = dict(self._read(f"SELECT id, doc FROM docs WHERE id IN ({', '.join('?' * len(rows))})",
+                               [r[0] for r in rows])) if rows else {}
+        items = [fields.from_json(docs[r[0]], str(r[1])) for r in rows]
+        next_after = [rows[-1][2], rows[-1][0]] if more and rows else None
         return Page(items=items, total=total, facets=facets, next_after=next_after)
 
     # -- registry and meta -----------------------------------------------------

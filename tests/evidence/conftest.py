@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from shian.audit import AuditLog
+from shian.audit import AuditLog, open_audit
 from shian.evidence.capture import Capture
 from shian.evidence.files import EvidenceFiles
 from shian.models import Analysis, Decision, Finding, Listing, ReviewItem, Segment, Shop, Verdict
@@ -228,7 +228,7 @@ def build_case(root: Path, browser, site: Site) -> Case:
     settings.data_dir.mkdir(parents=True)
     store = SQLiteStore(settings.sqlite_path)
     files = EvidenceFiles(settings.evidence_dir)
-    audit = AuditLog(settings.data_dir / "audit.sqlite3")
+    audit = open_audit(settings)
     shop = Shop(name="枸杞旗舰店", operator_name="新郑市某某食品有限公司", licence_text="JY14101020012345",
                 region="新郑市")
 
@@ -261,8 +261,10 @@ def build_case(root: Path, browser, site: Site) -> Case:
                                           note="宣称根治糖尿病", user="审核员张三", at=refs2[-1].captured_at))
     item.review.status = "decided"
     store.replace(item)
-    audit.append("审核员张三", "claim", target=listing.id)
-    audit.append("审核员张三", "decide", target=listing.id, details={"target": "finding:0", "action": "confirm"})
+    audit.append("审核员张三", "claim", target=f"item:{listing.id}")
+    audit.append("审核员张三", "evidence_view", target=f"item:{listing.id}")
+    audit.append("审核员张三", "decide", target=f"item:{listing.id}",
+                 details={"target": "finding:0", "action": "confirm"})
 
     context = browser.new_context(viewport={"width": 800, "height": 600})
     page = context.new_page()

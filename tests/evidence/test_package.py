@@ -75,7 +75,7 @@ def test_case_files_carry_rules_registry_decisions_and_audit(case, exported):
 
 
 def test_export_is_recorded_in_the_audit_log(case, exported):
-    events = case.audit.events(target=case.shop_id, action="evidence.export")
+    events = case.audit.events(target=f"item:{case.shop_id}", action="evidence.export")
     assert events and events[0].details["manifest_sha256"] == exported.manifest_sha256
     assert events[0].actor == "执法人员李四"
 
@@ -250,3 +250,45 @@ def test_cli_export_writes_a_verifiable_package(case, tmp_path):
     missing = CliRunner().invoke(main, ["--data-dir", str(case.settings.data_dir), "evidence", "export",
                                         "nope", "-o", str(tmp_path / "n.zip"), "--officer", "王五"])
     assert missing.exit_code != 0 and "no such item" in missing.output
+
+
+def test_bureau_signature_is_added_and_checked(case, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from shian.settings import Settings
+    key = tmp_path / "bureau.pem"
+    key.write_bytes(ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    settings = Settings(data_dir=case.settings.data_dir, evidence={"signing_key": str(key)})
+    out = tmp_path / "signed.zip"
+    result = export_package(case.store, [case.live_id], out, "执法人员李四", settings=settings, files=case.files,
+                            audit=case.audit, tsa_urls=[])
+    assert result.signed
+    good = _verify_cli(out)
+    assert good.exit_code == 0 and "单位签名有效 / bureau signature valid" in good.output
+
+    entries = _entries(out)
+    digest = json.loads(entries["datapackage-digest.json"])
+    other = ed25519.Ed25519PrivateKey.generate()
+    digest["signature"]["signature"] = base64.b64encode(other.sign(entries["datapackage.json"])).decode()
+    wacz.replace_entry(out, "datapackage-digest.json", json.dumps(digest).encode())
+    bad = _verify_cli(out)
+    assert bad.exit_code == 1 and "bureau signature does not verify" in bad.output
+
+
+def test_feed_item_without_captured_pages_still_makes_a_valid_package(case, tmp_path):
+    """Items from a platform feed have no WARC: the package says so and stays a valid WACZ."""
+    from shian.models import Analysis, Listing, ReviewItem
+    listing = Listing(platform="feed-x", item_id="F-1", title="蜂胶软胶囊", text="降三高，治疗糖尿病")
+    case.store.upsert(ReviewItem.new(listing, Analysis()))
+    out = tmp_path / "feed.zip"
+    export_package(case.store, [listing.id], out, "执法人员李四", settings=case.settings, files=case.files,
+                   audit=case.audit, tsa_urls=[])
+    entries = _entries(out)
+    capture = json.loads(entries[f"captures/{listing.id}-c1.json"])
+    assert capture["derived"] and capture["item_id"] == "F-1"
+    assert "archive/case.warc.gz" in entries and verify_package(out).intact
+    wacz_cli = Path(sys.executable).parent / "wacz"
+    done = subprocess.run([str(wacz_cli), "validate", "-f", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout

@@ -3,6 +3,7 @@ the Flask app on it, users of every role, and logged-in test clients."""
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
@@ -17,11 +18,20 @@ def store(sqlite_store):  # noqa: F811
     return sqlite_store
 
 
-@pytest.fixture
-def app(settings, store):
-    users = Users(settings.data_dir)
+@pytest.fixture(scope="session")
+def users_template(tmp_path_factory):
+    """One users database with every role, hashed once and copied into each test's data dir."""
+    folder = tmp_path_factory.mktemp("users")
+    users = Users(folder)
     for name, role in USERS.items():
         users.add(name, role, PASSWORD)
+    return users.path
+
+
+@pytest.fixture
+def app(settings, store, users_template):
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(users_template, settings.data_dir / "users.sqlite3")
     app = create_app(settings, store)
     app.config["TESTING"] = False  # keep every security check on
     return app
@@ -60,3 +70,36 @@ class Session:
 @pytest.fixture
 def login(app):
     return lambda name: Session(app, name)
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One real Chromium for the UI browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def browser_login(page, base: str, name: str) -> None:
+    page.goto(base + "/")
+    assert "/login" in page.url
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("table.queue")

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 from shian.models import Analysis, Finding, Listing, ReviewItem, Shop, Verdict
 
 PASSWORD = "correct-horse-9"
-USERS = {"li": "reviewer", "wang": "reviewer", "zhang": "lead", "zhao": "enforcement", "root": "admin"}
+USERS = {"li": "reviewer", "wang": "reviewer", "zhang": "lead", "chen": "lead", "zhao": "enforcement",
+         "root": "admin", **{f"r{i:02d}": "reviewer" for i in range(50)}}
 
 
 def finding(text: str, field_text: str, type_: str = "disease_claim", severity: str = "high",
