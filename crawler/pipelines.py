@@ -20,8 +20,11 @@ class StorePipeline:
         return cls(crawler)
 
     def open_spider(self, spider=None):
-        from shian.pipeline import Pipeline
+        from shian.pipeline import Pipeline, analyze
         self.pipeline = Pipeline()
+        # load the NLP models now, not on the first page (that would stall every download)
+        analyze(Listing(platform="warmup", item_id="warmup", title="降血糖", text="增强免疫力"),
+                self.pipeline.registry)
 
     def close_spider(self, spider=None):
         if self.pipeline is not None:

@@ -128,14 +128,15 @@ HEALTH_PRODUCTS = [
 
 # --- claims -----------------------------------------------------------------
 # Each entry: (plain phrase, [disguised variants]). A listing uses the plain
-# phrase or, sometimes, one of the variants; the span in the truth is exactly
-# what the text shows.
+# phrase or, sometimes, one of the variants (separators, zero-width chars,
+# traditional characters, pinyin, homophones such as 降血唐 / 治疗高血鸭, split
+# radicals such as 月巴 for 肥); the span in the truth is exactly what the text shows.
 
 CLAIMS = {
     "disease_claim": [
-        ("降血糖", ["降 血 糖", "jiang xue tang", "降血tang", "降\u200b血糖", "降·血·糖"]),
-        ("治疗高血压", ["治療高血壓", "治疗高血ya", "治 疗 高 血 压"]),
-        ("预防糖尿病", ["預防糖尿病", "预防糖niao病", "预防tang尿病"]),
+        ("降血糖", ["降 血 糖", "jiang xue tang", "降血tang", "降\u200b血糖", "降·血·糖", "降血唐"]),
+        ("治疗高血压", ["治療高血壓", "治疗高血ya", "治 疗 高 血 压", "治疗高血鸭"]),
+        ("预防糖尿病", ["預防糖尿病", "预防糖niao病", "预防tang尿病", "预防唐尿病"]),
         ("降血压", ["降血壓", "jiang xue ya", "降-血-压"]),
         ("降尿酸，痛风不再犯", ["降尿酸，痛風不再犯", "降niao酸，痛风不再犯"]),
         ("清除血管垃圾，预防血栓", ["清除血管垃圾，預防血栓"]),
@@ -150,12 +151,12 @@ CLAIMS = {
         ("缓解体力疲劳", ["緩解體力疲勞"]),
         ("润肠通便", ["潤腸通便", "润肠通bian"]),
         ("调节肠道菌群", ["調節腸道菌群"]),
-        ("减肥瘦身", ["減肥瘦身", "减fei瘦身", "减 肥 瘦 身"]),
+        ("减肥瘦身", ["減肥瘦身", "减fei瘦身", "减 肥 瘦 身", "减月巴瘦身"]),
         ("抗氧化", ["抗氧化"]),
         ("缓解视疲劳", ["緩解視疲勞"]),
     ],
     "unapproved_function": [
-        ("排毒养颜", ["排毒養顏", "排du养颜", "排 毒 养 颜"]),
+        ("排毒养颜", ["排毒養顏", "排du养颜", "排 毒 养 颜", "排读养颜"]),
         ("壮阳补肾", ["壯陽補腎", "zhuang yang补肾", "壮yang补肾"]),
         ("抗衰老", ["抗衰老", "抗shuai老"]),
         ("丰胸美白", ["豐胸美白"]),
@@ -165,7 +166,7 @@ CLAIMS = {
     ],
     "absolute_term": [
         ("全网销量第一", ["全網銷量第一"]),
-        ("最好的红枣", ["最好的紅棗"]),
+        ("同类产品中最好的", ["同類產品中最好的"]),
         ("国家级特供", ["國家級特供"]),
         ("100%纯天然", ["１００％纯天然"]),
         ("效果最好", ["效果最好"]),

@@ -311,13 +311,12 @@ class _Gen:
         return f"食品经营许可证：{number}（{operator}）"
 
     def _image_text(self, operator: str, row: dict, number: str) -> str:
+        # few, short lines: each line costs an OCR recognition pass
         until = row.get("valid_until", "2028-12-31")
         return "\n".join([
             "食品经营许可证" if not number.startswith("YB") else "仅销售预包装食品备案信息",
             f"经营者名称：{operator}",
-            f"社会信用代码：{row.get('credit_code', '')}",
             f"许可证编号：{number}",
-            f"经营项目：{row.get('scope', '')}"[:40],
             f"有效期至：{until[:4]}年{until[5:7]}月{until[8:10]}日",
             f"发证机关：{row.get('issuer', '')}",
         ])

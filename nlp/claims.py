@@ -103,13 +103,37 @@ def _warning_after(text: str, end: int, ctx) -> bool:
 
 
 def _inside_word(doc: Doc, start: int, end: int) -> bool:
-    """A short phrase that starts in the middle of a jieba word belongs to that word (空降|糖果)."""
-    for tok in doc:
-        if tok.idx < start < tok.idx + len(tok.text):
+    """A short phrase that starts in the middle of a jieba word belongs to that word (空降|糖果).
+
+    The Doc's tokens are clauses; only the clause holding the match is segmented with jieba.
+    """
+    clause = doc.char_span(start, end, alignment_mode="expand")
+    if clause is None:
+        return False
+    offset = clause.start_char
+    for tok in get_nlp().tokenizer(clause.text):
+        s = offset + tok.idx
+        if s < start < s + len(tok.text):
             return all(is_cjk(c) for c in tok.text)
-        if tok.idx >= start:
+        if s >= start:
             break
     return False
+
+
+def clause_doc(nlp_, text: str, breaks: str) -> Doc:
+    """A Doc whose tokens are the clauses of the text and the punctuation between them."""
+    words, cur = [], []
+    for ch in text:
+        if ch in breaks:
+            if cur:
+                words.append("".join(cur))
+                cur = []
+            words.append(ch)
+        else:
+            cur.append(ch)
+    if cur:
+        words.append("".join(cur))
+    return Doc(nlp_.vocab, words=words, spaces=[False] * len(words))
 
 
 _protected_cache: dict[int, object] = {}

@@ -75,7 +75,7 @@ class Entry:
 def _re2_options():
     opts = re2.Options()
     opts.log_errors = False
-    opts.max_mem = 8 << 20          # a pattern whose automaton needs more is refused, not run
+    opts.max_mem = 64 << 20         # a pattern whose automaton needs more is refused, not run
     return opts
 
 

@@ -62,15 +62,23 @@ class Scanner:
         if self.has_phrases:
             self.automaton.make_automaton()
         self.patterns = [e for e in bundle.entries if e.regex is not None]
-        # one RE2 pass says which patterns match at all; only those are run for positions
-        self.pattern_set = None
-        if self.patterns:
-            from nlp.lexicon import _re2_options
-            import re2
-            self.pattern_set = re2.Set.SearchSet(_re2_options())
-            for e in self.patterns:
-                self.pattern_set.Add(e.pattern)
-            self.pattern_set.Compile()
+        # A pattern that must start with one of a few literals (治疗|预防|...) is tried, anchored,
+        # only where the automaton saw one of them; the others scan the whole text.
+        self.anywhere = []
+        triggers: dict[str, list] = {}
+        for e in self.patterns:
+            lits = first_literals(e.pattern)
+            if lits is None:
+                self.anywhere.append(e)
+            else:
+                for lit in lits:
+                    triggers.setdefault(lit, []).append(e)
+        self.triggers = ahocorasick.Automaton()
+        for lit, es in triggers.items():
+            self.triggers.add_word(lit, (len(lit), es))
+        self.has_triggers = bool(triggers)
+        if self.has_triggers:
+            self.triggers.make_automaton()
 
     def scan(self, norm: Normalized, only: set[str] | None = None) -> list[Hit]:
         text = norm.text
@@ -84,14 +92,64 @@ class Scanner:
                     if how and not _latin_bounded(norm, start, stop):
                         continue
                     hits.append(Hit(start, stop, entry, phrase, how))
-        matched = (self.pattern_set.Match(text) or []) if self.pattern_set is not None and text else []
-        for entry in (self.patterns[i] for i in sorted(matched)):
+        seen = set()
+        if self.has_triggers:
+            for end, (length, entries) in self.triggers.iter(text):
+                pos = end - length + 1
+                for entry in entries:
+                    if (entry.id, pos) in seen or (only is not None and entry.id not in only):
+                        continue
+                    seen.add((entry.id, pos))
+                    m = entry.regex.match(text, pos)
+                    if m and m.end() > m.start():
+                        hits.append(Hit(m.start(), m.end(), entry, m.group()))
+        for entry in self.anywhere:
             if only is not None and entry.id not in only:
                 continue
             for m in entry.regex.finditer(text):
                 if m.end() > m.start():
                     hits.append(Hit(m.start(), m.end(), entry, m.group()))
         return hits
+
+
+def first_literals(pattern: str, limit: int = 400) -> set[str] | None:
+    """The literal strings every match of the pattern starts with, or None when not that simple."""
+    import re
+    import re._constants as C
+    try:
+        tree = re._parser.parse(pattern)
+    except re.error:
+        return None
+
+    def starts(seq) -> set[str] | None:
+        if not len(seq):
+            return None
+        op, av = seq[0]
+        if op == C.LITERAL:
+            lit = [chr(av)]
+            for op2, av2 in list(seq)[1:]:
+                if op2 != C.LITERAL:
+                    break
+                lit.append(chr(av2))
+            return {"".join(lit)}
+        if op == C.IN and all(o == C.LITERAL for o, _ in av) and len(av) <= 10:
+            return {chr(v) for _, v in av}
+        if op == C.SUBPATTERN:
+            return starts(av[-1])
+        if op == C.BRANCH:
+            out: set[str] = set()
+            for alt in av[1]:
+                got = starts(alt)
+                if got is None:
+                    return None
+                out |= got
+            return out
+        return None
+
+    lits = starts(tree)
+    if lits is None or len(lits) > limit or any(not lit for lit in lits):
+        return None
+    return lits
 
 
 def _latin_bounded(norm: Normalized, start: int, end: int) -> bool:

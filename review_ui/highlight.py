@@ -21,6 +21,12 @@ class Piece:
     text: str
     finding: int | None = None     # index into analysis.findings when highlighted
     severity: str = ""
+    omitted: int = 0               # > 0: a gap of this many characters left out of a huge field
+
+
+LONG_FIELD = 50_000                # longer fields show windows around their findings, not everything
+CONTEXT = 2_000
+HEAD = 5_000
 
 
 def locate(text: str, start: int, end: int, wanted: str) -> tuple[int, int] | None:
@@ -35,20 +41,41 @@ def locate(text: str, start: int, end: int, wanted: str) -> tuple[int, int] | No
 
 
 def pieces(text: str, spans: list[tuple[int, int, int, str]]) -> list[Piece]:
-    """spans: (start, end, finding index, severity), already located in `text`. Overlaps are trimmed."""
+    """spans: (start, end, finding index, severity), already located in `text`. Overlaps are trimmed.
+
+    A huge field (a 1 MB page) keeps its head and a window around each finding; the gaps
+    between are marked, so the browser never lays out megabytes the reviewer will not read.
+    """
     text = clean(text or "")
+    windows = [(0, len(text))]
+    if len(text) > LONG_FIELD:
+        wanted = sorted([(0, HEAD)] + [(max(0, s - CONTEXT), min(len(text), e + CONTEXT)) for s, e, _, _ in spans])
+        windows = []
+        for start, end in wanted:
+            if windows and start <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+            else:
+                windows.append((start, end))
     out: list[Piece] = []
     pos = 0
-    for start, end, index, severity in sorted(spans):
-        start = max(start, pos)
-        if start >= end:
-            continue
-        if start > pos:
-            out.append(Piece(text[pos:start]))
-        out.append(Piece(text[start:end], index, severity))
-        pos = end
+    ordered = sorted(spans)
+    for w_start, w_end in windows:
+        if w_start > pos:
+            out.append(Piece("", omitted=w_start - pos))
+            pos = w_start
+        for start, end, index, severity in ordered:
+            if end <= pos or start >= w_end:
+                continue
+            start = max(start, pos)
+            if start > pos:
+                out.append(Piece(text[pos:start]))
+            out.append(Piece(text[start:end], index, severity))
+            pos = end
+        if pos < w_end:
+            out.append(Piece(text[pos:w_end]))
+            pos = w_end
     if pos < len(text):
-        out.append(Piece(text[pos:]))
+        out.append(Piece("", omitted=len(text) - pos))
     return out
 
 

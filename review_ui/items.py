@@ -10,7 +10,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from review_ui.context import audit, audit_decisions, ctx
-from review_ui.highlight import highlighted_fields
+from review_ui.highlight import clean, highlighted_fields
 from review_ui.queries import ALL_FILTERS, BadQuery, query_from_args, view_args, view_qs
 from review_ui.review import (ACTION_NAMES, OUTCOME_NAMES, Held, ReviewError, current, holder,
                               needs_second_review,
@@ -263,6 +263,20 @@ def set_due(item_id: str):
                                          "reason": request.form.get("reason", "")[:500]})
     flash("已修改截止时间。")
     return _back(item.id)
+
+
+@bp.get("/<item_id>/text/<path:field>")
+@requires("view")
+def field_text(item_id: str, field: str):
+    """One whole text field as a plain-text download (huge fields are shortened on the page)."""
+    item = _item_or_404(item_id)
+    text = item.listing.fields().get(field)
+    if text is None:
+        abort(404)
+    response = Response(clean(text).encode("utf-8"), mimetype="text/plain; charset=utf-8")
+    response.headers["Content-Security-Policy"] = EVIDENCE_CSP
+    response.headers["Content-Disposition"] = f'attachment; filename="{item.id}-text.txt"'
+    return response
 
 
 @bp.get("/<item_id>/evidence/<sha256>")

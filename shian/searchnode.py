@@ -146,7 +146,7 @@ def start(directory: Path | None, port: int | None, heap: str, timeout: float, p
     home.mkdir(parents=True, exist_ok=True)
     (home / "tmp").mkdir(exist_ok=True)
     log = home / "node.log"
-    cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", f"-Djava.io.tmpdir={home / 'tmp'}",
+    cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", f"-Djava.io.tmpdir={home / 'tmp'}",
            "-Dlog4j2.disable.jmx=true", "-cp", f"{target / 'classes'}:{target / 'lib'}/*",
            MAIN_CLASS, str(home / "node"), str(port), "shian"]
     started = time.monotonic()

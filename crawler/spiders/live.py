@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import re
 import shutil
@@ -349,7 +350,7 @@ class RoomWatcher:
         arrived = watch.now()
         try:
             body = await response.body()
-            answer = __import__("json").loads(body)
+            answer = json.loads(body)
             entry = {"at": utcnow(), "method": response.request.method, "url": response.url,
                      "status": response.status, "request_headers": await response.request.all_headers(),
                      "response_headers": [(h["name"], h["value"]) for h in await response.headers_array()],

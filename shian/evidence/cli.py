@@ -75,4 +75,7 @@ def timestamp(package: Path, tsa_urls: tuple[str, ...]) -> None:
         stamp = add_timestamp(package, urls)
     except ExportError as exc:
         raise click.ClickException(str(exc)) from exc
+    from shian.audit import open_audit
+    open_audit(get_settings()).append("cli", "evidence.timestamp", f"package:{package.name}",
+                                      {"tsa_url": stamp["tsa_url"], "gen_time": stamp["gen_time"]})
     click.echo(f"时间戳已加盖 / timestamp added: {stamp['gen_time']} from {stamp['tsa_url']}")

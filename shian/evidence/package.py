@@ -21,12 +21,14 @@ import json
 import logging
 import mimetypes
 import uuid
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import yaml
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
@@ -364,8 +366,8 @@ class _Builder:
             text = texts.get(f.field)
             pieces = report.highlight(text, [(f.start, f.end)]) if text and text[f.start:f.end] == f.text \
                 else [(f.text, True)]
-            claims.append({"type": f.type, "rule_id": f.rule_id, "list_version": f.list_version,
-                           "severity": f.severity, "field": f.field, "offset_s": f.offset_s,
+            claims.append({"type": _label("claim_types", f.type), "rule_id": f.rule_id, "list_version": f.list_version,
+                           "severity": _label("severities", f.severity), "field": f.field, "offset_s": f.offset_s,
                            "pieces": pieces, "legal_basis": f.legal_basis})
         checks = []
         for kind in ("licence", "health_reg"):
@@ -375,7 +377,7 @@ class _Builder:
             idents = [f"{i.get('type', '')}：{i.get('raw') or i.get('value', '')}"
                       f"{'' if i.get('valid', True) else '（格式无效）'}" for i in verdict.identifiers]
             record = [(str(k), _short(v)) for k, v in (verdict.record or {}).items()]
-            checks.append({"title": CHECK_TITLES[kind], "verdict": verdict.verdict, "identifiers": idents,
+            checks.append({"title": CHECK_TITLES[kind], "verdict": _label("verdicts", verdict.verdict), "identifiers": idents,
                            "record": record, "reasons": verdict.reasons})
         decisions = [{"at": _both_times(d.at), "user": d.user, "target": d.target, "action": d.action,
                       "reason_code": d.reason_code, "note": d.note} for d in item.review.decisions]
@@ -425,6 +427,20 @@ class _Builder:
             meta |= {"mainPageURL": first["url"], "mainPageDate": first["ts"]}
         self.entries[wacz.MANIFEST] = wacz.manifest(self.entries, created, meta)
         return self.entries
+
+
+@lru_cache(maxsize=1)
+def _labels() -> dict:
+    path = get_settings().config_dir / "evidence" / "labels.yaml"
+    if not path.exists():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _label(group: str, code: str) -> str:
+    """Chinese label with the code kept beside it, e.g. 已过有效期（expired）."""
+    label = (_labels().get(group) or {}).get(code)
+    return f"{label}（{code}）" if label else code
 
 
 def _split_by_time(refs: list[EvidenceRef]) -> list[tuple[datetime | None, list[EvidenceRef]]]:

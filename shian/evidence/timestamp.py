@@ -36,6 +36,8 @@ class TokenCheck:
     ok: bool
     gen_time: str = ""
     tsa: str = ""                    # subject of the signing certificate
+    root: str = ""                   # top of the stored chain: subject and SHA-256 fingerprint; the reader
+                                     # decides whether to trust it (e.g. a TSA approved for court evidence)
     problems: list[str] = field(default_factory=list)
 
 
@@ -145,7 +147,9 @@ def check_token(token: bytes, data: bytes, chain_pem: list[str] | None = None) -
             return check
         check.tsa = signer.subject.rfc4514_string()
         check.problems += _check_signer_info(signer_info, tst_der, signer)
-        check.problems += _check_chain(signer, certs)
+        problems, top = _check_chain(signer, certs)
+        check.problems += problems
+        check.root = f"{top.subject.rfc4514_string()} sha256:{top.fingerprint(hashes.SHA256()).hex()}"
     except Exception as exc:  # any parse failure means the token is not usable
         check.problems.append(f"token unreadable: {exc}")
     check.ok = not check.problems
@@ -223,7 +227,8 @@ def _verify(key, signature: bytes, data: bytes, sig_algo: str, digest, algo_asn1
         raise ValueError(f"unsupported TSA key type {type(key).__name__}")
 
 
-def _check_chain(signer: cx509.Certificate, certs: list[cx509.Certificate]) -> list[str]:
+def _check_chain(signer: cx509.Certificate, certs: list[cx509.Certificate]) \
+        -> tuple[list[str], cx509.Certificate]:
     """Each certificate up the stored chain must be signed by the next; stops at a self-signed root."""
     problems, cert, seen = [], signer, set()
     while cert.issuer != cert.subject and cert.fingerprint(hashes.SHA256()) not in seen:
@@ -237,4 +242,4 @@ def _check_chain(signer: cx509.Certificate, certs: list[cx509.Certificate]) -> l
             problems.append(f"certificate {cert.subject.rfc4514_string()} is not signed by its issuer")
             break
         cert = issuer
-    return problems
+    return problems, cert

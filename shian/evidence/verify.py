@@ -51,6 +51,7 @@ class Verification:
             if stamp["ok"]:
                 out.append(f"OK        时间戳 / timestamp {stamp['gen_time']} {stamp['tsa']}  "
                            f"有效 / valid ({stamp['tsa_url']})")
+                out.append(f"          根证书 / root: {stamp['root']}")
             else:
                 out.append(f"INVALID   时间戳 / timestamp ({stamp['tsa_url']})  无效 / invalid: "
                            + "; ".join(stamp["problems"]))
@@ -134,12 +135,13 @@ def _check_digest_file(result: Verification, entries: dict, damaged: dict, manif
         try:
             token = base64.b64decode(stamp["token"], validate=True)
         except (KeyError, TypeError, binascii.Error):
-            result.timestamps.append({"tsa_url": stamp.get("tsa_url", ""), "gen_time": "", "tsa": "", "ok": False,
-                                      "problems": ["token is not base64"]})
+            result.timestamps.append({"tsa_url": stamp.get("tsa_url", ""), "gen_time": "", "tsa": "", "root": "",
+                                      "ok": False, "problems": ["token is not base64"]})
             continue
         check = timestamp.check_token(token, manifest_bytes, stamp.get("chain") or [])
         result.timestamps.append({"tsa_url": stamp.get("tsa_url", ""), "gen_time": check.gen_time,
-                                  "tsa": check.tsa, "ok": check.ok, "problems": check.problems})
+                                  "tsa": check.tsa, "root": check.root, "ok": check.ok,
+                                  "problems": check.problems})
     if digest.get("signature") is not None:
         sig = digest["signature"]
         problems = signature.check(manifest_bytes, sig) if isinstance(sig, dict) else ["signature unreadable"]

@@ -53,7 +53,8 @@ class Query:
     Filter keys (all optional): status, platform, kind, claim_type, licence_verdict,
     health_reg_verdict, severity, region, shop, operator, licence_no, rule_id,
     list_version, assignee. `text` is a Chinese substring search over title and text.
-    `flagged_only` hides clean items. Time bounds apply to last_seen; due bounds to review.due.
+    `flagged_only` hides clean items. Time bounds apply to last_seen (since <= t < until);
+    due_before to review.due (items without a due date never match it, and sort last).
     """
     filters: dict[str, list[str]] = field(default_factory=dict)
     text: str = ""
@@ -93,6 +94,8 @@ class Store(ABC):
         "unchanged". New content hash: listing and analysis replaced, the old
         hash pushed onto history, review state kept -> "changed". A stored
         item that was taken down and shows up again has taken_down_at cleared.
+        Not-yet-reviewed items (status new/clean) follow the fresh analysis.
+        Every write, this one included, gives the item a new version.
         """
 
     @abstractmethod
@@ -144,7 +147,7 @@ class Store(ABC):
 
     @abstractmethod
     def refresh(self) -> None:
-        """Make recent writes visible to search (no-op on SQLite)."""
+        """Make recent writes visible to search and count (no-op on SQLite); get() never needs it."""
 
     def close(self) -> None:
         pass

@@ -138,3 +138,18 @@ def test_records_and_feed_use_the_eval_listing_schema(dataset, tmp_path):
     rooms = [r for r in rows if r["kind"] == "live"]
     assert len(rooms) == len(dataset.rooms)
     assert all(re.search(r"^\[\d\d:\d\d:\d\d\] 主播：", r["text"], re.M) for r in rooms)
+
+
+def test_dataset_is_the_same_in_another_process_with_another_hash_seed(dataset):
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib, sys; sys.path.insert(0, 'tests/demo'); from test_demo_seed import _snapshot; "
+            "from demo.seed import generate; "
+            "print(hashlib.sha256(_snapshot(generate(400, seed=11)).encode()).hexdigest())")
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                         check=True)
+    assert out.stdout.strip() == hashlib.sha256(_snapshot(dataset).encode()).hexdigest()

@@ -43,3 +43,17 @@ def test_bad_fault_spec_is_refused_before_serving():
                           capture_output=True, timeout=60)
     assert proc.returncode == 2
     assert b"unknown fault" in proc.stderr
+
+
+def test_load_client_measures_a_running_site():
+    from demo.load import capacity
+    from demo.seed import generate
+    from demo.sites import start_site
+
+    ds = generate(200, seed=2)
+    with start_site("shop", ds) as site:
+        paths = [f"/item/{x.id}" for x in ds.by_platform("shop")]
+        result = capacity(site.url, paths, seconds=1.0, processes=1, threads=2)
+        served = site.hits("/item/")
+    assert result["pages"] > 0 and result["errors"] == 0
+    assert served >= result["pages"]

@@ -249,7 +249,7 @@ def build_case(root: Path, browser, site: Site) -> Case:
                 start=s, end=e, text="根治糖尿病", severity="high", legal_basis="《食品安全法》第七十一条"),
         Finding(type="health_claim", rule_id="function.blood_sugar", list_version="kw-2024.06.1", field="title",
                 start=5, end=8, text="降血糖", severity="high", legal_basis="《广告法》第十七条"),
-    ], licence=Verdict(kind="licence", verdict="operator_mismatch",
+    ], licence=Verdict(kind="licence", verdict="holder_mismatch",
                        identifiers=[{"type": "licence_no", "value": "JY14101020012345", "raw": "JY14101020012345",
                                      "field": "licence_text", "start": 0, "end": 16, "valid": True}],
                        record={"licence_no": "JY14101020012345", "operator": "郑州市另一家食品有限公司",

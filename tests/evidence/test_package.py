@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from shian.cli import main
 from shian.evidence import wacz
-from shian.evidence.package import ExportError, add_timestamp, export_package
+from shian.evidence.package import ExportError, export_package
 from shian.evidence.verify import verify_package
 from tests.evidence.conftest import closed_port_url
 
@@ -85,6 +85,7 @@ def test_fresh_package_verifies(exported):
     assert result.exit_code == 0, result.output
     assert "CHANGED" not in result.output and "完好 / OK" in result.output
     assert "时间戳 / timestamp" in result.output and "有效 / valid" in result.output
+    assert "CN=Shian Test Root CA" in result.output
 
 
 def test_wacz_validate_accepts_the_package(exported):
@@ -173,7 +174,8 @@ def test_pdf_has_chinese_text_and_escapes_listing_markup(case, exported, tmp_pat
                           check=True).stdout
     compact = "".join(text.split())
     for expected in ("电子数据提取笔录", "电子数据清单", "新市监案〔2024〕001号", "枸杞旗舰店", "根治糖尿病",
-                     "抗癌防癌", "治高血压", "郑州市另一家食品有限公司", "执法人员（签名）"):
+                     "抗癌防癌", "治高血压", "郑州市另一家食品有限公司", "执法人员（签名）",
+                     "持证主体与页面经营者不一致（holder_mismatch）", "宣称疾病预防、治疗功能"):
         assert expected in compact, expected
     # every listed file's SHA-256 is printed in the 电子数据清单
     manifest = json.loads(_entries(exported.path)["datapackage.json"])

@@ -208,8 +208,7 @@ def test_filters_combine_or_within_and_across_keys(store, loaded):
 
 def test_facet_counts_follow_the_query(store, loaded):
     page = store.search(Query(facets=("platform", "claim_type", "severity", "licence_verdict")))
-    assert page.facets["platform"] == {"jd": 1, "tb": 2, "pdd": 1} or \
-        page.facets["platform"] == {"tb": 2, "jd": 1, "pdd": 1}
+    assert page.facets["platform"] == {"tb": 2, "jd": 1, "pdd": 1}
     assert list(page.facets["platform"]) == ["tb", "jd", "pdd"]          # by count, then name
     assert page.facets["claim_type"] == {"disease_claim": 4, "health_function_on_ordinary_food": 1}
     assert page.facets["severity"] == {"high": 2, "low": 1, "medium": 1}
