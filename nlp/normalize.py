@@ -11,6 +11,7 @@ records how the text was disguised; that is a signal in itself.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -55,13 +56,29 @@ def is_latin(ch: str) -> bool:
     return "a" <= ch <= "z"
 
 
+# zero-width / format / combining characters, arrows, dingbats, emoji: never meaningful inside a phrase
+INVISIBLE = ("[\u00ad\u034f\u0300-\u036f\u115f\u1160\u180b-\u180e\u200b-\u200f\u202a-\u202e"
+             "\u2060-\u206f\u20d0-\u20ff\u2190-\u21ff\u2300-\u23ff\u25a0-\u27bf\u2900-\u2bff"
+             "\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001f000-\U0001faff\U000e0000-\U000e007f]")
+WORD = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef" + "a-z"
+_INVISIBLE_RE = re.compile(INVISIBLE)
+_FULLWIDTH_RE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff05]")
+
+
 def _invisible(ch: str) -> bool:
-    """Zero-width / format characters and emoji: never meaningful inside a phrase."""
-    cat = unicodedata.category(ch)
-    if cat in ("Cf", "Mn", "Me"):
-        return True
-    o = ord(ch)
-    return cat == "So" and (o >= 0x2190) or 0x1F000 <= o <= 0x1FAFF or 0xFE00 <= o <= 0xFE0F
+    return _INVISIBLE_RE.fullmatch(ch) is not None
+
+
+_NONE = frozenset()
+_FW = frozenset((FULLWIDTH,))
+_TRAD = frozenset((TRADITIONAL,))
+_LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
+_LATIN_RUN = re.compile("[a-z]+")
+
+
+@lru_cache(maxsize=65536)
+def _char_nfkc(ch: str) -> tuple[str, frozenset]:
+    return unicodedata.normalize("NFKC", ch).lower(), (_FW if _FULLWIDTH_RE.fullmatch(ch) else _NONE)
 
 
 @lru_cache(maxsize=1)
@@ -75,6 +92,8 @@ class Normalizer:
 
     def __init__(self, separators: str = "", substitutions: dict[str, str] | None = None):
         self.separators = set(separators) | {" ", "\t", "\u3000", "\xa0"}
+        seps = "".join(re.escape(c) for c in sorted(self.separators))
+        self._drop_re = re.compile(f"(?<=[{WORD}])(?:[{seps}]|{INVISIBLE})+(?=[{WORD}])|{INVISIBLE}+")
         self.substitutions = {}
         for variant, canonical in (substitutions or {}).items():
             v = self._basic(variant).text
@@ -92,57 +111,58 @@ class Normalizer:
     # -- steps ---------------------------------------------------------
     def _basic(self, text: str) -> Normalized:
         """NFKC + lower-case + t2s + invisible/separator removal."""
-        chars: list[str] = []
-        starts: list[int] = []
-        ends: list[int] = []
-        marks: list[frozenset] = []
-        for i, ch in enumerate(text):
-            n = unicodedata.normalize("NFKC", ch) if not ch.isascii() else ch
-            # full-width letters and digits disguise a word; full-width punctuation is just Chinese typing
-            mark = frozenset((FULLWIDTH,)) if (n != ch and 0xFF01 <= ord(ch) <= 0xFF5E
-                                               and (n.isalnum() or n == "%")) else frozenset()
-            for c in n.lower():
-                chars.append(c)
-                starts.append(i)
-                ends.append(i + 1)
-                marks.append(mark)
-        joined = "".join(chars)
-        simple = _t2s().convert(joined)
-        if len(simple) != len(joined):   # phrase-level conversion changed length: go char by char
-            simple = "".join(_t2s().convert(c) if len(_t2s().convert(c)) == 1 else c for c in chars)
-        for k, (a, b) in enumerate(zip(joined, simple)):
-            if a != b:
-                chars[k] = b
-                marks[k] = marks[k] | {TRADITIONAL}
-        # drop invisibles anywhere, separators between two CJK chars (or Latin words)
-        out_c, out_s, out_e, out_m = [], [], [], []
+        n = len(text)
+        conv = unicodedata.normalize("NFKC", text).lower()
+        if len(conv) == n:          # the usual case: one character in, one out
+            starts = list(range(n))
+            ends = list(range(1, n + 1))
+            marks = [_NONE] * n
+            for m in _FULLWIDTH_RE.finditer(text):
+                marks[m.start()] = _FW
+        else:
+            chars: list[str] = []
+            starts, ends, marks = [], [], []
+            for i, ch in enumerate(text):
+                nf, mark = _char_nfkc(ch)
+                for c in nf:
+                    chars.append(c)
+                    starts.append(i)
+                    ends.append(i + 1)
+                    marks.append(mark)
+            conv = "".join(chars)
+        simple = _t2s().convert(conv)
+        if len(simple) != len(conv):   # phrase-level conversion changed length: go char by char
+            simple = "".join(c2 if len(c2 := _t2s().convert(c)) == 1 else c for c in conv)
+        if simple != conv:
+            for k, (a, b) in enumerate(zip(conv, simple)):
+                if a != b:
+                    marks[k] = marks[k] | _TRAD
+        # drop separator runs between two word characters, and invisibles anywhere
+        keep_from, pieces, s_out, e_out, m_out = 0, [], [], [], []
         word_starts: set[int] = set()
-        n = len(chars)
-        k = 0
-        while k < n:
-            c = chars[k]
-            if _invisible(c):
-                k += 1
-                continue
-            if c in self.separators and out_c:
-                j = k
-                while j < n and (chars[j] in self.separators or _invisible(chars[j])):
-                    j += 1
-                prev, nxt = out_c[-1], chars[j] if j < n else ""
-                if nxt and ((is_cjk(prev) or is_latin(prev)) and (is_cjk(nxt) or is_latin(nxt))):
-                    if is_latin(nxt) or is_latin(prev):
-                        word_starts.add(len(out_c))
-                    k = j
-                    continue
-            out_c.append(c)
-            out_s.append(starts[k])
-            out_e.append(ends[k])
-            out_m.append(marks[k])
-            k += 1
-        for i, c in enumerate(out_c):
-            if is_latin(c) and (i == 0 or not is_latin(out_c[i - 1])):
-                word_starts.add(i)
-        return Normalized(text, "".join(out_c), out_s, out_e, out_m, word_starts)
+        out_len = 0
+        for m in self._drop_re.finditer(simple):
+            a, b = m.start(), m.end()
+            pieces.append(simple[keep_from:a])
+            s_out += starts[keep_from:a]
+            e_out += ends[keep_from:a]
+            m_out += marks[keep_from:a]
+            out_len += a - keep_from
+            if a > 0 and b < len(simple) and (simple[a - 1] in _LATIN or simple[b] in _LATIN):
+                word_starts.add(out_len)
+            keep_from = b
+        if keep_from == 0:
+            out = simple
+            s_out, e_out, m_out = starts, ends, marks
+        else:
+            pieces.append(simple[keep_from:])
+            s_out += starts[keep_from:]
+            e_out += ends[keep_from:]
+            m_out += marks[keep_from:]
+            out = "".join(pieces)
+        for m in _LATIN_RUN.finditer(out):
+            word_starts.add(m.start())
+        return Normalized(text, out, s_out, e_out, m_out, word_starts)
 
     def _substitute(self, norm: Normalized) -> Normalized:
         if self._sub_automaton is None or not norm.text:
