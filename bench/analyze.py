@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+# bench/ itself must not shadow stdlib modules (bench/queue.py vs queue)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev" / "listings.jsonl"

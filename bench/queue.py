@@ -81,7 +81,7 @@ def main() -> None:
     settings = configure(data_dir=data_dir, store="search" if args.search_url else "sqlite",
                          search_url=args.search_url or "http://127.0.0.1:9200", secret_key="bench",
                          search_index_prefix="bench")
-    from shian.store import open_store
+    from shian.store import Query, open_store
     store = open_store(settings)
     rnd = random.Random(7)
     now = datetime.now(timezone.utc)
@@ -108,6 +108,8 @@ def main() -> None:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     assert client.post("/login", data={"username": "bench", "password": "bench-password",
                                        "csrf_token": token}).status_code == 302
+    # the session is renewed at login, so take the token of the new one
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
     headers = {"X-CSRFToken": token}
 
     def ok(response):
@@ -115,9 +117,11 @@ def main() -> None:
         return response
 
     # candidates for claims and decisions: fresh items nobody holds
-    fresh = store.search(__import__("shian.store", fromlist=["Query"]).Query(
-        filters={"status": ["new"], "claim_type": ["disease_claim"]}, size=args.repeat * 2 + 10)).items
+    fresh = store.search(Query(filters={"status": ["new"], "claim_type": ["disease_claim"]},
+                               size=args.repeat * 2 + 10)).items
     ids = iter(i.id for i in fresh)
+    disease_at = {i.id: next(n for n, f in enumerate(i.analysis.findings) if f.type == "disease_claim")
+                  for i in fresh}
     claimed: list[str] = []
 
     def claim():
@@ -128,7 +132,8 @@ def main() -> None:
     def decide():
         item_id = claimed.pop()
         ok(client.post(f"/api/v1/items/{item_id}/decide", headers=headers, json={"decisions": [
-            {"target": "finding:0", "action": "confirm", "reason_code": "fsl71_disease_function"}]}))
+            {"target": f"finding:{disease_at[item_id]}", "action": "confirm",
+             "reason_code": "fsl71_disease_function"}]}))
 
     cases = {
         "queue page": lambda: ok(client.get("/")),
@@ -136,8 +141,8 @@ def main() -> None:
         "claim": claim,
         "decision": decide,
     }
-    for fn in cases.values():
-        fn() if fn not in (claim, decide) else None   # warm caches
+    for name in ("queue page", "filtered page + facets"):
+        cases[name]()   # warm caches
     print(f"store={settings.store} items={store.count():,} repeat={args.repeat}")
     for name, fn in cases.items():
         p50, p95 = percentiles(timed(fn, args.repeat))

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, render_template, request, url_for
 
 from review_ui.context import audit, ctx
+from review_ui.export import _cell as cell
 from review_ui.security import requires
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -67,8 +68,8 @@ def export(fmt: str):
         w = csv.writer(buf)
         w.writerow(["seq", "at", "actor", "action", "target", "details", "batch_id", "prev_hash", "hash"])
         for e in events:
-            w.writerow([e.seq, e.at, e.actor, e.action, e.target,
-                        json.dumps(e.details, ensure_ascii=False), e.batch_id, e.prev_hash, e.hash])
+            w.writerow([e.seq, e.at, cell(e.actor), e.action, cell(e.target),
+                        cell(json.dumps(e.details, ensure_ascii=False)), e.batch_id, e.prev_hash, e.hash])
         body, mimetype = "\ufeff" + buf.getvalue(), "text/csv; charset=utf-8"
     else:
         return Response("unknown format", status=404)

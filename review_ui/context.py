@@ -82,6 +82,7 @@ class Context:
     reasons: Reasons
     presence: Presence = field(default_factory=Presence)
     limiter: LoginLimiter | None = None
+    facet_cache: dict = field(default_factory=dict)   # view -> (time, facet counts), see queue.facet_counts
 
     def __post_init__(self):
         if self.limiter is None:

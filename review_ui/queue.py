@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 from dataclasses import replace
 from zoneinfo import ZoneInfo
@@ -32,16 +34,35 @@ def sweep_expired() -> None:
         c.audit.append("system", "lease_expired", f"item:{item_id}", {})
 
 
-def facet_counts(query: Query) -> tuple[dict[str, dict[str, int]], int]:
-    """Counts beside each filter; an active filter's own counts ignore that filter (so others stay visible)."""
+FACET_TTL_S = 10.0
+_facet_lock = threading.Lock()
+
+
+def facet_counts(query: Query) -> dict[str, dict[str, int]]:
+    """Counts beside each filter; an active filter's own counts ignore that filter (so others stay visible).
+
+    Facets are the costly part of a queue page, and counts a few seconds old are fine for choosing a
+    filter, so they are cached briefly per view; the page's items and total are always fresh.
+    """
+    key = (tuple(sorted((k, tuple(v)) for k, v in query.filters.items())), query.text, query.since, query.until,
+           query.due_before.replace(second=0, microsecond=0) if query.due_before else None, query.flagged_only)
+    now = time.monotonic()
+    cache = ctx().facet_cache
+    with _facet_lock:
+        hit = cache.get(key)
+        if hit and now - hit[0] < FACET_TTL_S:
+            return hit[1]
     store = ctx().store
-    page = store.search(replace(query, size=1, after=None))
-    facets = dict(page.facets)
-    for key in CHOICE_FILTERS:
-        if key in query.filters:
-            others = {k: v for k, v in query.filters.items() if k != key}
-            facets[key] = store.search(replace(query, filters=others, size=1, after=None, facets=(key,))).facets[key]
-    return facets, page.total
+    facets = dict(store.search(replace(query, size=1, after=None)).facets)
+    for name in CHOICE_FILTERS:
+        if name in query.filters:
+            others = {k: v for k, v in query.filters.items() if k != name}
+            facets[name] = store.search(replace(query, filters=others, size=1, after=None, facets=(name,))).facets[name]
+    with _facet_lock:
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = (now, facets)
+    return facets
 
 
 @bp.get("/")
@@ -54,7 +75,7 @@ def index():
         flash(str(exc), "error")
         return redirect(url_for("queue.index"))
     page = ctx().store.search(replace(query, facets=()))
-    facets, total = facet_counts(query)
+    facets, total = facet_counts(query), page.total
     rows = [{"item": it, "holder": holder(it)} for it in page.items]
     saved = ctx().store.list_meta("saved_view:") if current_user.can("view") else []
     return render_template("queue.html", rows=rows, total=total, facets=facets, query=query,

@@ -44,7 +44,7 @@ class EvidenceRef(BaseModel):
 
 class Segment(BaseModel):
     """A line of a live room: host caption, pinned or viewer comment."""
-    offset_s: float                  # seconds from the start of the watch window
+    offset_s: float                  # seconds on the room's own clock when the platform shows one, else since the watch began
     source: Literal["caption", "pinned", "comment", "card"] = "caption"
     speaker: str = ""
     text: str

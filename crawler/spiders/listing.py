@@ -6,7 +6,9 @@ need a browser) comes from config/platforms/<name>.yaml.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from pathlib import Path
 
 import scrapy
 from scrapy.downloadermiddlewares.retry import get_retry_request
@@ -14,6 +16,7 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from crawler.items import TakenDown
 from crawler.spiders.base import ShianSpider
 from shian.models import Listing, Shop, listing_id, utcnow
+from shian.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +24,21 @@ ITEM_PRIORITY = 10       # finish items before opening more list pages: bounded 
 IMAGE_PRIORITY = 20
 
 
-def read_licence_image(data: bytes) -> str:
-    """OCR of a licence image (nlp.ocr); "" when OCR is not available."""
+def read_licence_image(data: bytes, cache_dir: Path) -> str:
+    """OCR of a licence image (nlp.ocr), cached by image hash: a shop's licence image is
+    read once, not on every re-crawl. "" when OCR is not available."""
+    cached = cache_dir / f"{hashlib.sha256(data).hexdigest()}.txt"
+    if cached.exists():
+        return cached.read_text(encoding="utf-8")
     try:
         from nlp.ocr import read_image_text
     except ImportError:
         log.warning("nlp.ocr is not available: licence image kept as evidence without OCR text")
         return ""
-    return read_image_text(data) or ""
+    text = read_image_text(data) or ""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cached.write_text(text, encoding="utf-8")
+    return text
 
 
 def parse_price(text: str) -> float | None:
@@ -132,7 +142,7 @@ class ListingSpider(ShianSpider):
         refs = self.capture(response, item_id=f"licence:{url}")
         body = next(r for r in refs if r.kind == "body")
         image_ref = body.model_copy(update={"kind": "image", "name": f"licence-{body.sha256[:12]}"})
-        text = await asyncio.to_thread(read_licence_image, response.body)
+        text = await asyncio.to_thread(read_licence_image, response.body, get_settings().data_dir / "ocr-cache")
         entry = (body.sha256, text, [image_ref, *refs])
         self.licences[url] = entry
         for data in self.waiting.pop(url, []):

@@ -280,8 +280,7 @@ class RoomWatcher:
                 number = 0
                 while not watch.ended and watch.now() < self.window_s:
                     number += 1
-                    seg_end = min(self.window_s, watch.now() + self.opts.video_segment_s)
-                    await self._segment(browser, watch, number, seg_end, video_dir)
+                    await self._segment(browser, watch, number, video_dir)
                     if watch.problem:
                         break
             finally:
@@ -289,8 +288,8 @@ class RoomWatcher:
             watch.step("end", "room ended" if watch.ended else f"watch window of {self.window_s:g} s over")
             return watch
 
-    async def _segment(self, browser, watch: Watch, number: int, until: float, video_dir: Path) -> None:
-        """One browser context = one video file; always closed, also on errors."""
+    async def _segment(self, browser, watch: Watch, number: int, video_dir: Path) -> None:
+        """One browser context = one video file of `video_segment_s` once the page is up; always closed."""
         context = await browser.new_context(user_agent=self.user_agent, viewport=self.opts.viewport)
         recorder = ScreenRecorder(self.opts.viewport, video_dir / str(number)) if self.opts.video else None
         seg_start = watch.now()
@@ -305,6 +304,7 @@ class RoomWatcher:
             if self.opts.wait_for:
                 watch.step("wait", self.opts.wait_for)
                 await page.wait_for_selector(self.opts.wait_for, state="attached", timeout=30000)
+            until = min(self.window_s, watch.now() + self.opts.video_segment_s)
             next_shot = 0.0                   # a first screenshot on arrival, then every few seconds
             while True:
                 if self.opts.events.source == "dom":
