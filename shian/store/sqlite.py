@@ -21,11 +21,12 @@ from shian.models import ReviewItem
 from shian.store import fields
 from shian.store.base import Conflict, NotFound, Page, Query, Store, StoreError, UpsertResult
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 -- items is kept narrow (counts and facet filters scan it); documents and search text live beside it
 CREATE TABLE IF NOT EXISTS items (
-    id TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY,        -- stable rowid shared with the bodies index
+    id TEXT NOT NULL UNIQUE,
     version INTEGER NOT NULL,
     platform TEXT NOT NULL,
     flagged INTEGER NOT NULL,
@@ -39,7 +40,8 @@ CREATE INDEX IF NOT EXISTS items_time ON items (last_seen_ms DESC, id);
 CREATE INDEX IF NOT EXISTS items_platform ON items (platform, id);
 CREATE INDEX IF NOT EXISTS items_flagged ON items (flagged, id);
 CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS bodies (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+-- trigram index: substrings of 3+ characters are looked up; shorter ones scan (still correct)
+CREATE VIRTUAL TABLE IF NOT EXISTS bodies USING fts5 (body, tokenize = 'trigram');
 CREATE TABLE IF NOT EXISTS item_terms (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
@@ -148,7 +150,9 @@ class SQLiteStore(Store):
                 raise Conflict(item.id, self._load(db, item.id))
             version = expect + 1
         db.execute("INSERT OR REPLACE INTO docs (id, doc) VALUES (?, ?)", (item.id, fields.to_json(item)))
-        db.execute("INSERT OR REPLACE INTO bodies (id, body) VALUES (?, ?)", (item.id, fields.body(item)))
+        seq = db.execute("SELECT seq FROM items WHERE id = ?", (item.id,)).fetchone()[0]
+        db.execute("DELETE FROM bodies WHERE rowid = ?", (seq,))
+        db.execute("INSERT INTO bodies (rowid, body) VALUES (?, ?)", (seq, fields.body(item)))
         db.execute("DELETE FROM item_terms WHERE item_id = ?", (item.id,))
         db.executemany("INSERT INTO item_terms (key, value, item_id) VALUES (?, ?, ?)",
                        [(k, v, item.id) for k, values in fields.filter_terms(item).items() for v in values])
@@ -222,11 +226,16 @@ class SQLiteStore(Store):
         if query.due_before is not None:
             where.append("due_ms < ?")
             params.append(fields.epoch_ms(query.due_before))
-        if query.text.strip():
-            escaped = query.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            # correlated, so a page walks the sort index and stops early on common terms
-            where.append("EXISTS (SELECT 1 FROM bodies b WHERE b.id = items.id AND b.body LIKE ? ESCAPE '\\')")
-            params.append(f"%{escaped}%")
+        text = query.text.strip()
+        if text:
+            if len(text) >= 3 and not any(c in text for c in "%_\\"):
+                # the trigram index answers this LIKE; it cannot with ESCAPE or under 3 characters
+                where.append("seq IN (SELECT rowid FROM bodies WHERE body LIKE ?)")
+                params.append(f"%{text}%")
+            else:
+                escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                where.append("seq IN (SELECT rowid FROM bodies WHERE body LIKE ? ESCAPE '\\')")
+                params.append(f"%{escaped}%")
         for key, values in query.filters.items():
             values = [str(v) for v in values]
             if not values:
