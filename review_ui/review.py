@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from shian.models import Decision, ReviewItem
+from shian.risk import due_for
 from shian.store import Conflict, Query, Store
 
 ACTIONS = ("confirm", "dismiss", "need_info")
@@ -159,18 +160,6 @@ def needs_second_review(item: ReviewItem) -> bool:
         if d is not None and d.action == "confirm" and t.severity == "high":
             return True
     return False
-
-
-def due_for(item: ReviewItem, due_hours: dict[str, int]) -> datetime:
-    """Due date by severity; live rooms the same day (they are selling now)."""
-    start = _aware(item.first_seen) or utcnow()
-    if item.listing.kind == "live":
-        hours = due_hours.get("live", 12)
-    else:
-        severities = {f.severity for f in item.analysis.findings} or {"medium"}
-        worst = next(s for s in ("high", "medium", "low") if s in severities or s == "low")
-        hours = due_hours.get(worst, 72)
-    return start + timedelta(hours=hours)
 
 
 def holder(item: ReviewItem, now: datetime | None = None) -> str:

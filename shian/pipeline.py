@@ -12,7 +12,7 @@ from datetime import date
 import matcher
 import nlp
 from shian.models import Analysis, Listing, ReviewItem
-from shian.risk import score_risk
+from shian.risk import due_for, score_risk
 from shian.settings import Settings, get_settings
 from shian.store import Store, UpsertResult, open_store
 
@@ -41,7 +41,10 @@ class Pipeline:
     def process(self, listing: Listing, as_of: date | None = None) -> UpsertResult:
         self.registry = self.registry.reload_if_changed(self.store)
         analysis = analyze(listing, self.registry, as_of=as_of)
-        result = self.store.upsert(ReviewItem.new(listing, analysis))
+        item = ReviewItem.new(listing, analysis)
+        if analysis.flagged:
+            item.review.due = due_for(item, self.settings.review.due_hours)
+        result = self.store.upsert(item)
         log.debug("stored %s (%s, %d findings)", listing.id, result.outcome, len(analysis.findings))
         return result
 

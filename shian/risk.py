@@ -1,7 +1,9 @@
 """Risk score for queue ordering: severity, number and kind of findings, licence problems, live-now."""
 from __future__ import annotations
 
-from shian.models import Analysis, Listing
+from datetime import datetime, timedelta, timezone
+
+from shian.models import Analysis, Listing, ReviewItem
 
 SEVERITY_WEIGHT = {"high": 10.0, "medium": 4.0, "low": 1.0}
 LICENCE_WEIGHT = {"ok": 0.0, "missing": 6.0, "malformed": 6.0, "obsolete_format": 4.0,
@@ -26,3 +28,15 @@ def score_risk(listing: Listing, analysis: Analysis, repeat_offences: int = 0) -
     if listing.kind == "live":
         score *= 1.5   # a live room is selling now
     return round(score, 2)
+
+
+def due_for(item: ReviewItem, due_hours: dict[str, int]) -> datetime:
+    """Due date by worst severity; live rooms the same day (they are selling now)."""
+    start = item.first_seen if item.first_seen.tzinfo else item.first_seen.replace(tzinfo=timezone.utc)
+    if item.listing.kind == "live":
+        hours = due_hours.get("live", 12)
+    else:
+        severities = {f.severity for f in item.analysis.findings}
+        worst = next((s for s in ("high", "medium", "low") if s in severities), "medium")
+        hours = due_hours.get(worst, 72)
+    return start + timedelta(hours=hours)
