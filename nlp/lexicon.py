@@ -95,6 +95,99 @@ def check_pattern(pattern: str) -> str | None:
     return _check_repeats(tree, depth=0)
 
 
+# Python's re runs a short anchored pattern several times faster than the RE2 wrapper, which
+# re-encodes the whole text to UTF-8 on every call. A pattern RE2 accepted runs on re only when
+# both engines mean the same thing by it and its backtracking is provably small; else on RE2.
+MAX_BACKTRACK_PATHS = 5000
+_RE_UNSAFE_SYNTAX = ("[:", "\\p", "\\P", "\\C", "\\Q", "\\x{", "\\z", "{,")
+_RE_SAFE_AT = ("AT_BEGINNING", "AT_BEGINNING_STRING", "AT_BOUNDARY", "AT_NON_BOUNDARY")
+_RE_SAFE_CATEGORIES = ("CATEGORY_DIGIT", "CATEGORY_NOT_DIGIT", "CATEGORY_WORD", "CATEGORY_NOT_WORD",
+                       "CATEGORY_SPACE", "CATEGORY_NOT_SPACE")
+
+
+def fast_regex(pattern: str, compiled_re2, examples: list[str] = ()):
+    """The engine to run a validated pattern with: a Python `re` twin when that is safe, else RE2."""
+    import warnings
+    if any(tok in pattern for tok in _RE_UNSAFE_SYNTAX) or pattern.count("(?") != pattern.count("(?:"):
+        return compiled_re2     # flags, named groups, POSIX/Unicode classes: the engines differ
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            tree = re._parser.parse(pattern, re.ASCII)
+            twin = re.compile(pattern, re.ASCII)
+    except (re.error, Warning, RecursionError):
+        return compiled_re2
+    if _paths(tree) > MAX_BACKTRACK_PATHS:
+        return compiled_re2
+    for text in examples:               # belt and braces: both engines agree on the examples
+        a, b = compiled_re2.search(text), twin.search(text)
+        if (a and a.span()) != (b and b.span()):
+            return compiled_re2
+    return twin
+
+
+def _paths(seq) -> int:
+    """Upper bound of the ways a parsed pattern can match at one position (backtracking work)."""
+    import re._constants as C
+    total = 1
+    for op, av in seq:
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            lo, hi, sub = av
+            if hi == C.MAXREPEAT:
+                return MAX_BACKTRACK_PATHS + 1
+            w = _paths(sub)
+            total *= sum(w ** k for k in range(lo, hi + 1)) if w > 1 else hi - lo + 1
+        elif op == C.SUBPATTERN:
+            total *= _paths(av[-1])
+        elif op == C.BRANCH:
+            total *= _branch_paths(av[1])
+        elif op == C.AT:
+            if str(av) not in _RE_SAFE_AT:
+                return MAX_BACKTRACK_PATHS + 1
+        elif op == C.IN:
+            if any(o == C.CATEGORY and str(a) not in _RE_SAFE_CATEGORIES for o, a in av):
+                return MAX_BACKTRACK_PATHS + 1
+        elif op in (C.GROUPREF, C.GROUPREF_EXISTS, C.ASSERT, C.ASSERT_NOT, C.ATOMIC_GROUP):
+            return MAX_BACKTRACK_PATHS + 1
+        if total > MAX_BACKTRACK_PATHS:
+            return total
+    return total
+
+
+def _branch_paths(alts) -> int:
+    """Alternatives that can match at one position must share a first character."""
+    firsts = [(_first_chars(a), _paths(a)) for a in alts]
+    if any(f is None for f, _ in firsts):
+        return sum(p for _, p in firsts)
+    chars = set().union(*(f for f, _ in firsts))
+    return max((sum(p for f, p in firsts if c in f) for c in chars), default=1)
+
+
+def _first_chars(seq) -> set[int] | None:
+    """The characters a match of the sequence can start with, or None when any."""
+    import re._constants as C
+    if not len(seq):
+        return None
+    op, av = seq[0]
+    if op == C.LITERAL:
+        return {av}
+    if op == C.IN and all(o == C.LITERAL for o, _ in av):
+        return {a for _, a in av}
+    if op == C.SUBPATTERN:
+        return _first_chars(av[-1])
+    if op == C.BRANCH:
+        out: set[int] = set()
+        for alt in av[1]:
+            f = _first_chars(alt)
+            if f is None:
+                return None
+            out |= f
+        return out
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] >= 1:
+        return _first_chars(av[2])
+    return None
+
+
 def _check_repeats(tree, depth: int) -> str | None:
     import re._constants as C
     for op, av in tree:
@@ -248,7 +341,8 @@ def _entry(path, line, raw, defaults, version, normalizer, macros, seen_ids) -> 
         if why:
             raise bad(f"{eid}: {why}")
         entry.pattern = expanded
-        entry.regex = re2.compile(expanded, _re2_options())
+        examples = [normalizer.plain(x) for x in (examples_of(e) or [])]
+        entry.regex = fast_regex(expanded, re2.compile(expanded, _re2_options()), examples)
     for key in ("pinyin", "initials", "negatable"):
         if key in e and not isinstance(e[key], bool):
             raise bad(f"{eid}: {key} must be true or false")
@@ -277,6 +371,14 @@ def _entry(path, line, raw, defaults, version, normalizer, macros, seen_ids) -> 
     return entry
 
 
+def examples_of(e: dict) -> list[str]:
+    """The example strings of a raw entry, when they are well-formed (validated later)."""
+    ex = e.get("examples")
+    if not isinstance(ex, dict):
+        return []
+    return [x for key in ("match", "no_match") if isinstance(ex.get(key), list) for x in ex[key] if isinstance(x, str)]
+
+
 # -- context, normalisation, functions ------------------------------------------
 
 @dataclass
@@ -302,7 +404,7 @@ def load_context(path: Path, normalizer: Normalizer) -> Context:
             why = check_pattern(pat_n)
             if why:
                 raise LexiconError(path, _key_line(node, key), f"{key}: {pat!r}: {why}")
-            target.append(re2.compile(pat_n, _re2_options()))
+            target.append(fast_regex(pat_n, re2.compile(pat_n, _re2_options())))
     ctx.nutrient_sentences = [normalizer.plain(s) for s in data.get("nutrient_sentences") or []]
     ctx.protected = [normalizer.plain(s) for s in data.get("protected_words") or []]
     ctx.negation_cues = [normalizer.plain(s) for s in data.get("negation_cues") or []]

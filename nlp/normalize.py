@@ -8,12 +8,17 @@ rewrite known homophone/variant spellings (config/normalisation.yaml).
 Every character of the normalised text remembers the original range it came
 from, so a match can be cut out of the raw text for evidence. Every change also
 records how the text was disguised; that is a signal in itself.
+
+Speed: the text itself is built in a few C-level passes (one str.translate for
+NFKC + lower-case, OpenCC only when the text holds a character it converts, one
+regex pass for separators, one Aho-Corasick pass for homophones). The offset map
+and the evasion marks are built only when something asks for them, which is only
+when the field has a candidate match.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 FULLWIDTH = "fullwidth"
@@ -22,27 +27,57 @@ SEPARATOR = "separator"
 HOMOPHONE = "homophone"
 
 
-@dataclass
 class Normalized:
-    """Normalised text; char i came from original[starts[i]:ends[i]]."""
-    original: str
-    text: str
-    starts: list[int]
-    ends: list[int]
-    marks: list[frozenset] = field(default_factory=list)   # evasions touching char i
-    word_starts: set[int] = field(default_factory=set)     # Latin word starts (spaces removed)
+    """Normalised text; char i came from original[starts[i]:ends[i]].
+
+    ``starts``, ``ends``, ``marks`` (evasions touching char i) and ``word_starts``
+    (Latin word starts where spaces were removed) are computed on first access.
+    """
+
+    __slots__ = ("original", "text", "_build", "_starts", "_ends", "_marks", "_words")
+
+    def __init__(self, original: str, text: str, build):
+        self.original = original
+        self.text = text
+        self._build = build          # () -> (starts, ends, marks, word_starts)
+        self._starts = None
+
+    def _maps(self):
+        if self._starts is None:
+            self._starts, self._ends, self._marks, self._words = self._build()
+            self._build = None
+        return self
+
+    @property
+    def starts(self) -> list[int]:
+        return self._maps()._starts
+
+    @property
+    def ends(self) -> list[int]:
+        return self._maps()._ends
+
+    @property
+    def marks(self) -> list[frozenset]:
+        return self._maps()._marks
+
+    @property
+    def word_starts(self) -> set[int]:
+        return self._maps()._words
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) for normalised [start, end)."""
-        return self.starts[start], self.ends[end - 1]
+        self._maps()
+        return self._starts[start], self._ends[end - 1]
 
     def evasions(self, start: int, end: int) -> set[str]:
+        self._maps()
         out: set[str] = set()
-        for m in self.marks[start:end]:
+        for m in self._marks[start:end]:
             out |= m
         # a dropped separator inside the span shows as a gap between neighbours
+        starts, ends = self._starts, self._ends
         for i in range(start, end - 1):
-            if self.starts[i + 1] > self.ends[i]:
+            if starts[i + 1] > ends[i]:
                 out.add(SEPARATOR)
         return out
 
@@ -61,19 +96,28 @@ INVISIBLE = ("[\u00ad\u034f\u0300-\u036f\u115f\u1160\u180b-\u180e\u200b-\u200f\u
              "\u2060-\u206f\u20d0-\u20ff\u2190-\u21ff\u2300-\u23ff\u25a0-\u27bf\u2900-\u2bff"
              "\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001f000-\U0001faff\U000e0000-\U000e007f]")
 WORD = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef" + "a-z"
-_INVISIBLE_RE = re.compile(INVISIBLE)
 _FULLWIDTH_RE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff05]")
-
-
-def _invisible(ch: str) -> bool:
-    return _INVISIBLE_RE.fullmatch(ch) is not None
-
 
 _NONE = frozenset()
 _FW = frozenset((FULLWIDTH,))
 _TRAD = frozenset((TRADITIONAL,))
+_HOMOPHONE = frozenset((HOMOPHONE,))
 _LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
 _LATIN_RUN = re.compile("[a-z]+")
+
+
+class _NfkcTable(dict):
+    """str.translate table: code point -> its NFKC, lower-cased form, filled on first sight."""
+
+    def __missing__(self, cp: int):
+        ch = chr(cp)
+        out = unicodedata.normalize("NFKC", ch).lower()
+        value = cp if out == ch else (ord(out) if len(out) == 1 else out)
+        self[cp] = value
+        return value
+
+
+_NFKC = _NfkcTable()
 
 
 @lru_cache(maxsize=65536)
@@ -87,6 +131,22 @@ def _t2s():
     return OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _t2s_trigger() -> re.Pattern:
+    """Characters OpenCC t2s converts on their own; text without any is left as it is.
+
+    Found with one OpenCC call over every BMP character (about 0.1 s, once per process);
+    any supplementary-plane ideograph also triggers conversion. A phrase-only form in
+    otherwise simplified text (深沈 -> 深沉) is not converted: it never carries a claim.
+    """
+    cands = [chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c <= 0xDFFF and chr(c) != "\n"]
+    out = _t2s().convert("\n".join(cands)).split("\n")
+    if len(out) != len(cands):      # a separator got converted: check one by one
+        out = [_t2s().convert(c) for c in cands]
+    changed = "".join(c for c, o in zip(cands, out) if c != o)
+    return re.compile("[" + re.escape(changed) + "]|[\U00020000-\U0003ffff]")
+
+
 class Normalizer:
     """Configured once from config/normalisation.yaml; call it on any text."""
 
@@ -94,6 +154,8 @@ class Normalizer:
         self.separators = set(separators) | {" ", "\t", "\u3000", "\xa0"}
         seps = "".join(re.escape(c) for c in sorted(self.separators))
         self._drop_re = re.compile(f"(?<=[{WORD}])(?:[{seps}]|{INVISIBLE})+(?=[{WORD}])|{INVISIBLE}+")
+        # runs of droppable characters; _drop_re decides inside each run (a fast charset scan first)
+        self._drop_runs = re.compile(f"(?:[{seps}]|{INVISIBLE})+")
         self.substitutions = {}
         for variant, canonical in (substitutions or {}).items():
             v = self._basic(variant).text
@@ -102,24 +164,19 @@ class Normalizer:
                 self.substitutions[v] = c
         self._sub_automaton = None
         if self.substitutions:
-            import ahocorasick
-            self._sub_automaton = ahocorasick.Automaton()
-            for v, c in self.substitutions.items():
-                self._sub_automaton.add_word(v, (v, c))
-            self._sub_automaton.make_automaton()
+            import ahocorasick_rs
+            self._sub_pairs = list(self.substitutions.items())
+            # leftmost-longest, non-overlapping: 降三搞 before 三搞
+            self._sub_automaton = ahocorasick_rs.AhoCorasick(
+                [v for v, _ in self._sub_pairs], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+                implementation=ahocorasick_rs.Implementation.DFA)
 
     # -- steps ---------------------------------------------------------
     def _basic(self, text: str) -> Normalized:
         """NFKC + lower-case + t2s + invisible/separator removal."""
-        n = len(text)
-        conv = unicodedata.normalize("NFKC", text).lower()
-        if len(conv) == n:          # the usual case: one character in, one out
-            starts = list(range(n))
-            ends = list(range(1, n + 1))
-            marks = [_NONE] * n
-            for m in _FULLWIDTH_RE.finditer(text):
-                marks[m.start()] = _FW
-        else:
+        conv = text.translate(_NFKC)
+        slow = None
+        if len(conv) != len(text):      # a character expanded (①, ㎏): map char by char
             chars: list[str] = []
             starts, ends, marks = [], [], []
             for i, ch in enumerate(text):
@@ -130,81 +187,41 @@ class Normalizer:
                     ends.append(i + 1)
                     marks.append(mark)
             conv = "".join(chars)
-        simple = _t2s().convert(conv)
-        if len(simple) != len(conv):   # phrase-level conversion changed length: go char by char
-            simple = "".join(c2 if len(c2 := _t2s().convert(c)) == 1 else c for c in conv)
-        if simple != conv:
-            for k, (a, b) in enumerate(zip(conv, simple)):
-                if a != b:
-                    marks[k] = marks[k] | _TRAD
-        # drop separator runs between two word characters, and invisibles anywhere
-        keep_from, pieces, s_out, e_out, m_out = 0, [], [], [], []
-        word_starts: set[int] = set()
-        out_len = 0
-        for m in self._drop_re.finditer(simple):
-            a, b = m.start(), m.end()
-            pieces.append(simple[keep_from:a])
-            s_out += starts[keep_from:a]
-            e_out += ends[keep_from:a]
-            m_out += marks[keep_from:a]
-            out_len += a - keep_from
-            if a > 0 and b < len(simple) and (simple[a - 1] in _LATIN or simple[b] in _LATIN):
-                word_starts.add(out_len)
-            keep_from = b
-        if keep_from == 0:
-            out = simple
-            s_out, e_out, m_out = starts, ends, marks
-        else:
+            slow = (starts, ends, marks)
+        simple = conv
+        if _t2s_trigger().search(conv):
+            simple = _t2s().convert(conv)
+            if len(simple) != len(conv):   # phrase-level conversion changed length: go char by char
+                simple = "".join(c2 if len(c2 := _t2s().convert(c)) == 1 else c for c in conv)
+        drops: list[tuple[int, int]] = []
+        for run in self._drop_runs.finditer(simple):
+            # the lookbehind sees before the run; endpos keeps the one character the lookahead needs
+            drops.extend(m.span() for m in self._drop_re.finditer(simple, run.start(), run.end() + 1))
+        if drops:
+            pieces, keep_from = [], 0
+            for a, b in drops:
+                pieces.append(simple[keep_from:a])
+                keep_from = b
             pieces.append(simple[keep_from:])
-            s_out += starts[keep_from:]
-            e_out += ends[keep_from:]
-            m_out += marks[keep_from:]
             out = "".join(pieces)
-        for m in _LATIN_RUN.finditer(out):
-            word_starts.add(m.start())
-        return Normalized(text, out, s_out, e_out, m_out, word_starts)
+        else:
+            out = simple
+        return Normalized(text, out, lambda: _basic_maps(text, slow, conv, simple, drops, out))
 
     def _substitute(self, norm: Normalized) -> Normalized:
         if self._sub_automaton is None or not norm.text:
             return norm
-        picks: list[tuple[int, int, str]] = []
-        last_end = -1
-        # leftmost-longest, non-overlapping
-        found = sorted(((end - len(v) + 1, end + 1, c) for end, (v, c) in self._sub_automaton.iter(norm.text)),
-                       key=lambda t: (t[0], -(t[1] - t[0])))
-        for s, e, c in found:
-            if s >= last_end:
-                picks.append((s, e, c))
-                last_end = e
-        if not picks:
+        found = self._sub_automaton.find_matches_as_indexes(norm.text)
+        if not found:
             return norm
-        text, starts, ends, marks = [], [], [], []
-        words: set[int] = set()
-        pos = 0
-        shift = 0
+        picks = [(s, e, self._sub_pairs[i][1]) for i, s, e in found]
+        pieces, pos = [], 0
         for s, e, c in picks:
-            words |= {w + shift for w in norm.word_starts if pos <= w < s}
-            if any(s <= w < e for w in norm.word_starts):
-                words.add(s + shift)
-            text.append(norm.text[pos:s])
-            starts += norm.starts[pos:s]
-            ends += norm.ends[pos:s]
-            marks += norm.marks[pos:s]
-            o_s, o_e = norm.starts[s], norm.ends[e - 1]
-            m = frozenset().union(*norm.marks[s:e]) | {HOMOPHONE}
-            text.append(c)
-            starts += [o_s] * len(c)
-            ends += [o_e] * len(c)
-            marks += [m] * len(c)
-            shift += len(c) - (e - s)
+            pieces.append(norm.text[pos:s])
+            pieces.append(c)
             pos = e
-        words |= {w + shift for w in norm.word_starts if w >= pos}
-        text.append(norm.text[pos:])
-        starts += norm.starts[pos:]
-        ends += norm.ends[pos:]
-        marks += norm.marks[pos:]
-        joined = "".join(text)
-        return Normalized(norm.original, joined, starts, ends, marks, words)
+        pieces.append(norm.text[pos:])
+        return Normalized(norm.original, "".join(pieces), lambda: _substitute_maps(norm, picks))
 
     def __call__(self, text: str) -> Normalized:
         return self._substitute(self._basic(text))
@@ -212,3 +229,66 @@ class Normalizer:
     def plain(self, text: str) -> str:
         """Normalised text only (for config phrases)."""
         return self(text).text
+
+
+def _basic_maps(text: str, slow, conv: str, simple: str, drops: list, out: str):
+    """Offsets and marks of _basic's output (built only when a match needs them)."""
+    if slow is None:                # one character in, one out
+        n = len(text)
+        starts = list(range(n))
+        ends = list(range(1, n + 1))
+        marks = [_NONE] * n
+        for m in _FULLWIDTH_RE.finditer(text):
+            marks[m.start()] = _FW
+    else:
+        starts, ends, marks = (list(x) for x in slow)
+    if simple is not conv:
+        for k, (a, b) in enumerate(zip(conv, simple)):
+            if a != b:
+                marks[k] = marks[k] | _TRAD
+    word_starts: set[int] = set()
+    if drops:
+        keep_from, s_out, e_out, m_out, out_len = 0, [], [], [], 0
+        for a, b in drops:
+            s_out += starts[keep_from:a]
+            e_out += ends[keep_from:a]
+            m_out += marks[keep_from:a]
+            out_len += a - keep_from
+            if a > 0 and b < len(simple) and (simple[a - 1] in _LATIN or simple[b] in _LATIN):
+                word_starts.add(out_len)
+            keep_from = b
+        s_out += starts[keep_from:]
+        e_out += ends[keep_from:]
+        m_out += marks[keep_from:]
+        starts, ends, marks = s_out, e_out, m_out
+    for m in _LATIN_RUN.finditer(out):
+        word_starts.add(m.start())
+    return starts, ends, marks, word_starts
+
+
+def _substitute_maps(norm: Normalized, picks: list):
+    """Offsets and marks after homophone substitution: a replacement maps to the whole variant."""
+    n_starts, n_ends, n_marks, n_words = norm.starts, norm.ends, norm.marks, norm.word_starts
+    starts, ends, marks = [], [], []
+    words: set[int] = set()
+    pos = 0
+    shift = 0
+    for s, e, c in picks:
+        words |= {w + shift for w in n_words if pos <= w < s}
+        if any(s <= w < e for w in n_words):
+            words.add(s + shift)
+        starts += n_starts[pos:s]
+        ends += n_ends[pos:s]
+        marks += n_marks[pos:s]
+        o_s, o_e = n_starts[s], n_ends[e - 1]
+        m = frozenset().union(*n_marks[s:e]) | _HOMOPHONE
+        starts += [o_s] * len(c)
+        ends += [o_e] * len(c)
+        marks += [m] * len(c)
+        shift += len(c) - (e - s)
+        pos = e
+    words |= {w + shift for w in n_words if w >= pos}
+    starts += n_starts[pos:]
+    ends += n_ends[pos:]
+    marks += n_marks[pos:]
+    return starts, ends, marks, words

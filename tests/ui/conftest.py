@@ -1,4 +1,4 @@
-"""UI fixtures: a store (SQLite here; the lead may parametrise `store` over the search engine),
+"""UI fixtures: a store (SQLite by default; tests parametrise `store` indirectly to run on the search engine too),
 the Flask app on it, users of every role, and logged-in test clients."""
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from tests.ui.data import PASSWORD, USERS
 
 
 @pytest.fixture
-def store(sqlite_store):  # noqa: F811
-    return sqlite_store
+def store(request):
+    """SQLite unless a test asks for more: @pytest.mark.parametrize("store", ["sqlite", "search"], indirect=True)."""
+    return request.getfixturevalue(f"{getattr(request, 'param', 'sqlite')}_store")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ import threading
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
+import pytest
+
 from shian.audit import AuditLog
 from shian.users import Users
 from tests.ui.data import make_item
@@ -27,6 +29,10 @@ def _claim_over_http(base: str, item_id: str, token: str, barrier: threading.Bar
         conn.close()
 
 
+BOTH_STORES = pytest.mark.parametrize("store", ["sqlite", "search"], indirect=True)
+
+
+@BOTH_STORES
 def test_fifty_parallel_claims_through_the_api_have_exactly_one_winner(app, store, settings):
     item = make_item(1)
     store.upsert(item)
@@ -59,6 +65,7 @@ def _expire(store, item_id: str) -> None:
     store.replace(item)
 
 
+@BOTH_STORES
 def test_an_expired_lease_returns_the_item(app, store, login):
     a, b = make_item(1), make_item(2)
     store.upsert_many([a, b])
