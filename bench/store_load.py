@@ -1,6 +1,6 @@
 """Bulk-load N items into SQLite and into the search engine, side by side.
 
-    .venv/bin/python bench/store_load.py --url http://127.0.0.1:9200 [-n 100000]
+    .venv/bin/python -m bench.store_load --url http://127.0.0.1:9200 [-n 100000]
 
 Prints load rates, a few query times, and the ratio search/sqlite. The search
 side uses a throw-away index prefix that is deleted afterwards.

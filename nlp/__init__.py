@@ -53,17 +53,20 @@ def approved_ids(bundle, approved_functions: list[str] | None) -> set[int] | Non
 def scan_text(text: str, kind: str = "普通食品", approved: set[int] | None = None, bundle=None,
               only: set[str] | None = None) -> tuple[object, list]:
     """Normalise one text and return (Normalized, claims) — the core of detect()."""
-    from nlp.claims import FieldContext, clause_doc, get_nlp
+    from nlp.claims import FieldContext, breaks_re, field_doc, get_nlp
     bundle = bundle or lexicon_holder().get()
     norm = bundle.normalizer(text)
     hits = bundle.scanner.scan(norm, only=only)
-    if not hits:            # prefilter: no candidate, no segmentation
+    if not hits:            # prefilter: no candidate, no Doc
         return norm, []
     nlp_ = get_nlp()
-    # clause tokens: cheap; jieba segments only the clauses where a short match needs it
-    doc = clause_doc(nlp_, norm.text, bundle.context.clause_breaks)
-    doc._.shian = FieldContext(norm=norm, bundle=bundle, kind=kind, approved=approved, hits=hits)
-    doc = nlp_(doc)
+    text_n = norm.text
+    chars = bundle.context.clause_breaks
+    breaks = [m.start() for m in breaks_re(chars).finditer(text_n)]
+    doc = field_doc(nlp_, text_n, hits, chars, breaks)
+    doc._.shian = FieldContext(norm=norm, bundle=bundle, kind=kind, approved=approved, hits=hits, breaks=breaks)
+    for _, component in nlp_.pipeline:     # the components, without Language.__call__'s per-call overhead
+        doc = component(doc)
     return norm, doc._.claims or []
 
 

@@ -1,8 +1,10 @@
 """The spaCy pipeline: candidate matches in, typed claim spans out.
 
-The Doc holds the normalised text of one field (jieba tokens). Candidates come
-from the Aho-Corasick/RE2 scan (nlp.scan), which doubles as a prefilter: a
-field with no candidate never pays for segmentation. Components, in order:
+The Doc holds the normalised text of one field. Candidates come from the
+Aho-Corasick scan (nlp.scan), which doubles as a prefilter: a field with no
+candidate never builds a Doc. Only the clauses where a short match may start
+inside a word are segmented with jieba; the rest of the text stays in a few
+long tokens, so a Doc costs little. Components, in order:
 
 - ``claim_context``: drops candidates that are not claims in context (mandatory
   notices, GB 28050 sentences, population lines, negations, warnings, words that
@@ -14,15 +16,20 @@ Results: ``doc._.claims`` (list of Claim) and ``doc.spans["claims"]``.
 """
 from __future__ import annotations
 
+import bisect
+import re
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-import ahocorasick
+import ahocorasick_rs
+import jieba
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from nlp.normalize import is_cjk
+from nlp.scan import required_literals
 
 SENTENCE_BREAKS = "。;!?\n"
 PRECEDENCE = ("illegal_additive", "disease_claim", "minors_targeting", "medical_endorsement",
@@ -50,6 +57,7 @@ class FieldContext:
     kind: str
     approved: set | None            # approved function ids, None when unknown
     hits: list = field(default_factory=list)
+    breaks: list = field(default_factory=list)   # offsets of the clause-break characters
 
 
 for _name in ("shian", "claims"):
@@ -59,25 +67,63 @@ for _name in ("shian", "claims"):
 
 # -- claim_context -------------------------------------------------------------
 
-def _intervals(doc_text: str, ctx, kind: str, protected_automaton) -> tuple[list, list]:
-    masks = []
-    for rx in ctx.mask:
-        masks += [(m.start(), m.end()) for m in rx.finditer(doc_text) if m.end() > m.start()]
-    if kind in SPECIAL_KINDS:
-        for rx in ctx.population:
-            masks += [(m.start(), m.end()) for m in rx.finditer(doc_text) if m.end() > m.start()]
-    for s in ctx.nutrient_sentences:
-        i = doc_text.find(s)
-        while i >= 0:
-            masks.append((i, i + len(s)))
-            i = doc_text.find(s, i + 1)
-    protected = []
-    if protected_automaton is not None:
-        protected = [(end - n + 1, end + 1) for end, n in protected_automaton.iter(doc_text)]
-    return masks, protected
+class ContextScan:
+    """Every literal the context rules look for, found in one Aho-Corasick pass per field:
+    the literal each mask pattern cannot match without (a pattern whose literal is absent is
+    not run), nutrient sentences, protected words, negation and warning cues."""
+
+    def __init__(self, ctx):
+        words: dict[str, list] = {}
+        self.masks = []                     # (regex, only for SPECIAL_KINDS, needs a literal)
+        for rxs, special in ((ctx.mask, False), (ctx.population, True)):
+            for rx in rxs:
+                k = len(self.masks)
+                lits = required_literals(getattr(rx, "pattern", ""))
+                self.masks.append((rx, special, lits is not None))
+                for lit in lits or ():
+                    words.setdefault(lit, []).append(("mask", k))
+        for sentence in ctx.nutrient_sentences:
+            words.setdefault(sentence, []).append(("nutrient", 0))
+        for w in ctx.protected:
+            words.setdefault(w, []).append(("protected", 0))
+        for cue in ctx.negation_cues:
+            words.setdefault(cue, []).append(("negation", 0))
+        for cue in ctx.warning_after:
+            words.setdefault(cue, []).append(("warning", 0))
+        words.pop("", None)
+        self.words = list(words)
+        self.payload = [words[w] for w in self.words]
+        self.automaton = ahocorasick_rs.AhoCorasick(self.words, implementation=ahocorasick_rs.Implementation.DFA) \
+            if self.words else None
+
+    def scan(self, text: str, kind: str):
+        """(masks, protected, negation cues, warning cues) as lists of (start, end)."""
+        found = self.automaton.find_matches_as_indexes(text, overlapping=True) if self.automaton else []
+        masks, protected, negation, warning = [], [], [], []
+        present = set()
+        for i, a, b in found:
+            for what, k in self.payload[i]:
+                if what == "mask":
+                    present.add(k)
+                elif what == "nutrient":
+                    masks.append((a, b))
+                elif what == "protected":
+                    protected.append((a, b))
+                elif what == "negation":
+                    negation.append((a, b))
+                else:
+                    warning.append((a, b))
+        special = kind in SPECIAL_KINDS
+        for k, (rx, only_special, needs) in enumerate(self.masks):
+            if (only_special and not special) or (needs and k not in present):
+                continue
+            masks += [(m.start(), m.end()) for m in rx.finditer(text) if m.end() > m.start()]
+        return masks, protected, negation, warning
 
 
-def _negated(text: str, start: int, ctx) -> bool:
+def _negated(text: str, start: int, ctx, cues: list) -> bool:
+    """A negation right before the match: a negating character touching it, or a cue ending at most
+    NEGATION_WINDOW characters before it inside the same clause."""
     if start == 0:
         return False
     if text[start - 1] in ctx.negation_chars:
@@ -85,82 +131,84 @@ def _negated(text: str, start: int, ctx) -> bool:
     lo = start
     while lo > 0 and start - lo < NEGATION_WINDOW + 4 and text[lo - 1] not in ctx.clause_breaks:
         lo -= 1
-    before = text[lo:start]
-    for cue in ctx.negation_cues:
-        i = before.rfind(cue)
-        if i >= 0 and len(before) - (i + len(cue)) <= NEGATION_WINDOW:
-            return True
-    return False
+    return any(lo <= a and b <= start and start - b <= NEGATION_WINDOW for a, b in cues)
 
 
-def _warning_after(text: str, end: int, ctx) -> bool:
-    after = text[end:end + 8]
-    for ch in ctx.clause_breaks:
-        cut = after.find(ch)
-        if cut >= 0:
-            after = after[:cut]
-    return any(cue in after for cue in ctx.warning_after)
-
-
-def _inside_word(doc: Doc, start: int, end: int) -> bool:
-    """A short phrase that starts in the middle of a jieba word belongs to that word (空降|糖果).
-
-    The Doc's tokens are clauses; only the clause holding the match is segmented with jieba.
-    """
-    clause = doc.char_span(start, end, alignment_mode="expand")
-    if clause is None:
-        return False
-    offset = clause.start_char
-    for tok in get_nlp().tokenizer(clause.text):
-        s = offset + tok.idx
-        if s < start < s + len(tok.text):
-            return all(is_cjk(c) for c in tok.text)
-        if s >= start:
+def _warning_after(text: str, end: int, ctx, cues: list) -> bool:
+    """A warning cue (患者不宜...) within eight characters after the match, before the clause ends."""
+    stop = min(end + 8, len(text))
+    for i in range(end, stop):
+        if text[i] in ctx.clause_breaks:
+            stop = i
             break
-    return False
+    return any(end <= a and b <= stop for a, b in cues)
 
 
-def clause_doc(nlp_, text: str, breaks: str) -> Doc:
-    """A Doc whose tokens are the clauses of the text and the punctuation between them."""
-    words, cur = [], []
-    for ch in text:
-        if ch in breaks:
-            if cur:
-                words.append("".join(cur))
-                cur = []
-            words.append(ch)
-        else:
-            cur.append(ch)
-    if cur:
-        words.append("".join(cur))
+def _may_start_inside_word(h, text: str, breaks: str) -> bool:
+    """A short literal match that a jieba word could swallow: it follows a Chinese character
+    (so it does not start its clause; jieba words never span clause breaks)."""
+    if h.entry.regex is not None or h.end - h.start > 3 or h.how or h.start == 0:
+        return False
+    return text[h.start] not in breaks and is_cjk(text[h.start - 1])
+
+
+def _clause_at(breaks: list[int], pos: int, n: int) -> tuple[int, int]:
+    i = bisect.bisect_right(breaks, pos)
+    return (breaks[i - 1] + 1 if i else 0), (breaks[i] if i < len(breaks) else n)
+
+
+def _inside_word(doc: Doc, start: int) -> bool:
+    """A short phrase that starts in the middle of a jieba word belongs to that word (空降|糖果)."""
+    span = doc.char_span(start, start + 1, alignment_mode="expand")
+    if span is None:
+        return False
+    tok = span[0]
+    return tok.idx < start and all(is_cjk(c) for c in tok.text)
+
+
+def field_doc(nlp_, text: str, hits: list, break_chars: str, breaks: list[int]) -> Doc:
+    """A Doc over the field text: jieba words in the clauses where a match may start inside a
+    word, one token for each stretch of text in between."""
+    clauses = sorted({_clause_at(breaks, h.start, len(text)) for h in hits
+                      if _may_start_inside_word(h, text, break_chars)})
+    words, pos = [], 0
+    for a, b in clauses:
+        if a > pos:
+            words.append(text[pos:a])
+        words += [w for w in jieba.lcut(text[a:b]) if w]
+        pos = b
+    if pos < len(text):
+        words.append(text[pos:])
     return Doc(nlp_.vocab, words=words, spaces=[False] * len(words))
 
 
-_protected_cache: dict[int, object] = {}
-_protected_lock = threading.Lock()
+@lru_cache(maxsize=8)
+def breaks_re(breaks: str) -> re.Pattern:
+    return re.compile("[" + re.escape(breaks) + "]")
 
 
-def _protected_automaton(ctx):
-    key = id(ctx)
-    with _protected_lock:
-        if key not in _protected_cache:
-            auto = None
-            if ctx.protected:
-                auto = ahocorasick.Automaton()
-                for w in ctx.protected:
-                    auto.add_word(w, len(w))
-                auto.make_automaton()
-            _protected_cache.clear()
-            _protected_cache[key] = (ctx, auto)
-        return _protected_cache[key][1]
+_scan_cache: dict[int, tuple] = {}
+_scan_lock = threading.Lock()
+
+
+def context_scan(ctx) -> ContextScan:
+    """The ContextScan of the current context data (rebuilt when the lists are reloaded)."""
+    cached = _scan_cache.get(id(ctx))
+    if cached is not None and cached[0] is ctx:
+        return cached[1]
+    with _scan_lock:
+        scan = ContextScan(ctx)
+        _scan_cache.clear()
+        _scan_cache[id(ctx)] = (ctx, scan)
+        return scan
 
 
 @Language.component("claim_context")
 def claim_context(doc: Doc) -> Doc:
     fc: FieldContext = doc._.shian
     ctx = fc.bundle.context
-    text = doc.text
-    masks, protected = _intervals(text, ctx, fc.kind, _protected_automaton(ctx))
+    text = fc.norm.text             # == doc.text, without rebuilding it from the tokens
+    masks, protected, negation, warning = context_scan(ctx).scan(text, fc.kind)
     keep = []
     for h in fc.hits:
         if not h.entry.applies_to(fc.kind):
@@ -169,9 +217,10 @@ def claim_context(doc: Doc) -> Doc:
             continue
         if any(s < h.end and h.start < e and not (h.start <= s and e <= h.end) for s, e in protected):
             continue
-        if h.entry.negatable and (_negated(text, h.start, ctx) or _warning_after(text, h.end, ctx)):
+        if h.entry.negatable and (_negated(text, h.start, ctx, negation) or
+                                  _warning_after(text, h.end, ctx, warning)):
             continue
-        if h.entry.regex is None and h.end - h.start <= 3 and not h.how and _inside_word(doc, h.start, h.end):
+        if _may_start_inside_word(h, text, ctx.clause_breaks) and _inside_word(doc, h.start):
             continue
         keep.append(h)
     fc.hits = keep
@@ -240,7 +289,7 @@ def claim_types(doc: Doc) -> Doc:
         t = type_for(h.entry, fc.kind, fc.approved)
         if t is not None:
             claims.append(Claim(h.start, h.end, t, h.entry, h.phrase, {h.how} if h.how else set()))
-    claims = absorb_drug_sentences(resolve(claims), doc.text)
+    claims = absorb_drug_sentences(resolve(claims), fc.norm.text)
     doc._.claims = claims
     spans = []
     for c in claims:

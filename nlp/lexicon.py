@@ -99,7 +99,7 @@ def check_pattern(pattern: str) -> str | None:
 # re-encodes the whole text to UTF-8 on every call. A pattern RE2 accepted runs on re only when
 # both engines mean the same thing by it and its backtracking is provably small; else on RE2.
 MAX_BACKTRACK_PATHS = 5000
-_RE_UNSAFE_SYNTAX = ("[:", "\\p", "\\P", "\\C", "\\Q", "\\x{", "\\z", "{,")
+_RE_UNSAFE_SYNTAX = ("\\p", "\\P", "\\C", "\\Q", "\\x{", "\\z", "{,")
 _RE_SAFE_AT = ("AT_BEGINNING", "AT_BEGINNING_STRING", "AT_BOUNDARY", "AT_NON_BOUNDARY")
 _RE_SAFE_CATEGORIES = ("CATEGORY_DIGIT", "CATEGORY_NOT_DIGIT", "CATEGORY_WORD", "CATEGORY_NOT_WORD",
                        "CATEGORY_SPACE", "CATEGORY_NOT_SPACE")
@@ -425,7 +425,10 @@ def load_normalizer(path: Path) -> tuple[Normalizer, str]:
     subs = data.get("substitutions") or {}
     if not isinstance(subs, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in subs.items()):
         raise LexiconError(path, _key_line(node, "substitutions"), "substitutions must map variant to word")
-    return Normalizer(str(data.get("separators") or ""), subs), text
+    words = data.get("pinyin_words") or []
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise LexiconError(path, _key_line(node, "pinyin_words"), "pinyin_words must be a list of words")
+    return Normalizer(str(data.get("separators") or ""), subs, words), text
 
 
 @dataclass

@@ -25,6 +25,7 @@ FULLWIDTH = "fullwidth"
 TRADITIONAL = "traditional"
 SEPARATOR = "separator"
 HOMOPHONE = "homophone"
+PINYIN = "pinyin"
 
 
 class Normalized:
@@ -102,6 +103,7 @@ _NONE = frozenset()
 _FW = frozenset((FULLWIDTH,))
 _TRAD = frozenset((TRADITIONAL,))
 _HOMOPHONE = frozenset((HOMOPHONE,))
+_PINYIN = frozenset((PINYIN,))
 _LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
 _LATIN_RUN = re.compile("[a-z]+")
 
@@ -118,11 +120,17 @@ class _NfkcTable(dict):
 
 
 _NFKC = _NfkcTable()
+# pinyin tone marks are dropped (血xiě糖 -> 血xie糖) so spellings with and without tones match
+_TONES = {ord(c): b for b, cs in (("a", "āáǎà"), ("e", "ēéěè"), ("i", "īíǐì"), ("o", "ōóǒò"), ("u", "ūúǔù"),
+                                  ("v", "üǖǘǚǜ")) for c in cs}
+_NFKC.update(_TONES)
+# vertical text: a line holding one Chinese character (降\n血\n压); three or more in a row are one word
+_ONE_CHAR_LINE = re.compile("(?m)^[ \t\u3000]*[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][ \t\u3000]*$")
 
 
 @lru_cache(maxsize=65536)
 def _char_nfkc(ch: str) -> tuple[str, frozenset]:
-    return unicodedata.normalize("NFKC", ch).lower(), (_FW if _FULLWIDTH_RE.fullmatch(ch) else _NONE)
+    return unicodedata.normalize("NFKC", ch).lower().translate(_TONES), (_FW if _FULLWIDTH_RE.fullmatch(ch) else _NONE)
 
 
 @lru_cache(maxsize=1)
@@ -150,11 +158,16 @@ def _t2s_trigger() -> re.Pattern:
 class Normalizer:
     """Configured once from config/normalisation.yaml; call it on any text."""
 
-    def __init__(self, separators: str = "", substitutions: dict[str, str] | None = None):
+    def __init__(self, separators: str = "", substitutions: dict[str, str] | None = None,
+                 pinyin_words: list[str] | tuple = ()):
         self.separators = set(separators) | {" ", "\t", "\u3000", "\xa0"}
         seps = "".join(re.escape(c) for c in sorted(self.separators))
-        self._drop_re = re.compile(f"(?<=[{WORD}])(?:[{seps}]|{INVISIBLE})+(?=[{WORD}])|{INVISIBLE}+")
-        # runs of droppable characters; _drop_re decides inside each run (a fast charset scan first)
+        # a run of separators between two word characters, or invisibles anywhere; written to start
+        # with one character class so the regex engine skips ahead fast
+        droppable = f"[{seps}{INVISIBLE[1:-1]}]"
+        self._drop_re = re.compile(f"{droppable}(?:(?<=[{WORD}]{droppable}){droppable}*(?=[{WORD}])"
+                                   f"|(?<={INVISIBLE}){INVISIBLE}*)")
+        # any droppable character at all (a fast charset scan) before the slower context-aware pass
         self._drop_runs = re.compile(f"(?:[{seps}]|{INVISIBLE})+")
         self.substitutions = {}
         for variant, canonical in (substitutions or {}).items():
@@ -162,6 +175,14 @@ class Normalizer:
             c = self._basic(canonical).text
             if v and v != c:      # 降醣 is already 降糖 after t2s: not a homophone
                 self.substitutions[v] = c
+        # pinyin spellings of high-risk words, whole or for some characters (血tang, 三gao, xuetang)
+        self._pinyin_variants = set()
+        for word in pinyin_words:
+            c = self._basic(word).text
+            for form in _pinyin_spellings(c):
+                if form not in self.substitutions:
+                    self.substitutions[form] = c
+                    self._pinyin_variants.add(form)
         self._sub_automaton = None
         if self.substitutions:
             import ahocorasick_rs
@@ -175,28 +196,15 @@ class Normalizer:
     def _basic(self, text: str) -> Normalized:
         """NFKC + lower-case + t2s + invisible/separator removal."""
         conv = text.translate(_NFKC)
-        slow = None
-        if len(conv) != len(text):      # a character expanded (①, ㎏): map char by char
-            chars: list[str] = []
-            starts, ends, marks = [], [], []
-            for i, ch in enumerate(text):
-                nf, mark = _char_nfkc(ch)
-                for c in nf:
-                    chars.append(c)
-                    starts.append(i)
-                    ends.append(i + 1)
-                    marks.append(mark)
-            conv = "".join(chars)
-            slow = (starts, ends, marks)
+        expanded = len(conv) != len(text)       # ℃ -> °c, ① -> 1 ... : the map goes char by char
         simple = conv
         if _t2s_trigger().search(conv):
             simple = _t2s().convert(conv)
             if len(simple) != len(conv):   # phrase-level conversion changed length: go char by char
                 simple = "".join(c2 if len(c2 := _t2s().convert(c)) == 1 else c for c in conv)
-        drops: list[tuple[int, int]] = []
-        for run in self._drop_runs.finditer(simple):
-            # the lookbehind sees before the run; endpos keeps the one character the lookahead needs
-            drops.extend(m.span() for m in self._drop_re.finditer(simple, run.start(), run.end() + 1))
+        drops = [m.span() for m in self._drop_re.finditer(simple)] if self._drop_runs.search(simple) else []
+        if "\n" in simple:
+            drops = _vertical_drops(simple, drops)
         if drops:
             pieces, keep_from = [], 0
             for a, b in drops:
@@ -206,7 +214,7 @@ class Normalizer:
             out = "".join(pieces)
         else:
             out = simple
-        return Normalized(text, out, lambda: _basic_maps(text, slow, conv, simple, drops, out))
+        return Normalized(text, out, lambda: _basic_maps(text, expanded, conv, simple, drops, out))
 
     def _substitute(self, norm: Normalized) -> Normalized:
         if self._sub_automaton is None or not norm.text:
@@ -214,9 +222,22 @@ class Normalizer:
         found = self._sub_automaton.find_matches_as_indexes(norm.text)
         if not found:
             return norm
-        picks = [(s, e, self._sub_pairs[i][1]) for i, s, e in found]
+        text = norm.text
+        picks = []
+        for i, s, e in found:
+            v, c = self._sub_pairs[i]
+            if v in self._pinyin_variants:
+                # a pinyin spelling counts only as whole Latin words: not the "gao" inside "gaokao"
+                if (v[0] in _LATIN and s > 0 and text[s - 1] in _LATIN) or \
+                        (v[-1] in _LATIN and e < len(text) and text[e] in _LATIN):
+                    continue
+                picks.append((s, e, c, _PINYIN))
+            else:
+                picks.append((s, e, c, _HOMOPHONE))
+        if not picks:
+            return norm
         pieces, pos = [], 0
-        for s, e, c in picks:
+        for s, e, c, _ in picks:
             pieces.append(norm.text[pos:s])
             pieces.append(c)
             pos = e
@@ -231,9 +252,63 @@ class Normalizer:
         return self(text).text
 
 
-def _basic_maps(text: str, slow, conv: str, simple: str, drops: list, out: str):
+def _vertical_drops(simple: str, drops: list) -> list:
+    """Add the line breaks (and blanks around them) inside runs of one-character lines."""
+    lines = [m.span() for m in _ONE_CHAR_LINE.finditer(simple)]
+    extra, run = [], []
+    for span in lines + [(-2, -2)]:
+        if run and span[0] == run[-1][1] + 1:
+            run.append(span)
+            continue
+        if len(run) >= 3:
+            for (a, b), (c, d) in zip(run, run[1:]):
+                left = a + len(simple[a:b].rstrip(" \t\u3000"))          # just after the character
+                right = c + len(simple[c:d]) - len(simple[c:d].lstrip(" \t\u3000"))
+                extra.append((left, right))
+        run = [span]
+    if not extra:
+        return drops
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(drops + extra):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+@lru_cache(maxsize=4096)
+def _pinyin_spellings(word: str) -> tuple[str, ...]:
+    """Spellings of a Chinese word with some or all characters in pinyin (any common reading).
+
+    All-pinyin spellings need six letters or more, so short syllables stay words of their own.
+    """
+    from itertools import product
+    from pypinyin import Style, pinyin
+    if not word or len(word) > 5 or not all("\u4e00" <= ch <= "\u9fff" for ch in word):
+        return ()
+    in_word = [r[0] for r in pinyin(word, style=Style.NORMAL)]
+    readings = [list(dict.fromkeys([w] + pinyin(ch, style=Style.NORMAL, heteronym=True)[0]))[:2]
+                for w, ch in zip(in_word, word)]
+    options = [[ch] + [r.replace("ü", "v") for r in rs] for ch, rs in zip(word, readings)]
+    out = []
+    for combo in product(*options):
+        if all(len(x) == 1 and x == ch for x, ch in zip(combo, word)):
+            continue
+        form = "".join(combo)
+        if all(x != ch for x, ch in zip(combo, word)) and len(form) < 6:
+            continue
+        out.append(form)
+    # a character followed by its own pinyin, as a reading aid that splits the word (血xie糖)
+    for i, ch in enumerate(word):
+        for r in options[i][1:]:
+            out.append(word[:i + 1] + r + word[i + 1:])
+    return tuple(out)
+
+
+def _basic_maps(text: str, expanded: bool, conv: str, simple: str, drops: list, out: str):
     """Offsets and marks of _basic's output (built only when a match needs them)."""
-    if slow is None:                # one character in, one out
+    if not expanded:                # one character in, one out
         n = len(text)
         starts = list(range(n))
         ends = list(range(1, n + 1))
@@ -241,7 +316,13 @@ def _basic_maps(text: str, slow, conv: str, simple: str, drops: list, out: str):
         for m in _FULLWIDTH_RE.finditer(text):
             marks[m.start()] = _FW
     else:
-        starts, ends, marks = (list(x) for x in slow)
+        starts, ends, marks = [], [], []
+        for i, ch in enumerate(text):
+            nf, mark = _char_nfkc(ch)
+            k = len(nf)
+            starts += [i] * k
+            ends += [i + 1] * k
+            marks += [mark] * k
     if simple is not conv:
         for k, (a, b) in enumerate(zip(conv, simple)):
             if a != b:
@@ -273,7 +354,7 @@ def _substitute_maps(norm: Normalized, picks: list):
     words: set[int] = set()
     pos = 0
     shift = 0
-    for s, e, c in picks:
+    for s, e, c, mark in picks:
         words |= {w + shift for w in n_words if pos <= w < s}
         if any(s <= w < e for w in n_words):
             words.add(s + shift)
@@ -281,7 +362,7 @@ def _substitute_maps(norm: Normalized, picks: list):
         ends += n_ends[pos:s]
         marks += n_marks[pos:s]
         o_s, o_e = n_starts[s], n_ends[e - 1]
-        m = frozenset().union(*n_marks[s:e]) | _HOMOPHONE
+        m = frozenset().union(*n_marks[s:e]) | mark
         starts += [o_s] * len(c)
         ends += [o_e] * len(c)
         marks += [m] * len(c)

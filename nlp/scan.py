@@ -1,15 +1,18 @@
-"""Find keyword-list matches in normalised text: one Aho-Corasick pass for every phrase
-(and its pinyin spellings), then the RE2 patterns.
+"""Find keyword-list matches in normalised text: one Aho-Corasick pass finds every phrase
+(and its pinyin spellings) and every literal a pattern must start with; the patterns
+then run anchored only where one of their literals was seen.
 
 Aho-Corasick finds matches inside jieba tokens too (血糖 inside 降血糖), which
-spaCy's PhraseMatcher cannot, and scans all phrases in one pass.
+spaCy's PhraseMatcher cannot, and scans all phrases in one pass. ahocorasick_rs
+builds a DFA; pyahocorasick searches a node's children linearly, which is ten
+times slower with a few hundred first characters.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
 
-import ahocorasick
+import ahocorasick_rs
 
 from nlp.normalize import Normalized, is_cjk, is_latin
 
@@ -18,7 +21,7 @@ INITIALS = "initials"
 MAX_PINYIN_CHARS = 5
 
 
-@dataclass
+@dataclass(slots=True)
 class Hit:
     start: int            # normalised offsets
     end: int
@@ -46,7 +49,6 @@ def pinyin_forms(phrase: str, initials: bool) -> list[tuple[str, str]]:
 
 class Scanner:
     def __init__(self, bundle):
-        self.automaton = ahocorasick.Automaton()
         surfaces: dict[str, list] = {}
         for entry in bundle.entries:
             for phrase in entry.phrases:
@@ -56,60 +58,87 @@ class Scanner:
                         if how == PINYIN and not entry.pinyin:
                             continue
                         surfaces.setdefault(form, []).append((entry, phrase, how))
-        for surface, targets in surfaces.items():
-            self.automaton.add_word(surface, (len(surface), targets))
-        self.has_phrases = bool(surfaces)
-        if self.has_phrases:
-            self.automaton.make_automaton()
         self.patterns = [e for e in bundle.entries if e.regex is not None]
         # A pattern that must start with one of a few literals (治疗|预防|...) is tried, anchored,
         # only where the automaton saw one of them; the others scan the whole text.
+        # The others scan the whole text, but only when a literal they cannot match without is there.
         self.anywhere = []
+        self.gated: set[str] = set()
         triggers: dict[str, list] = {}
+        requires: dict[str, list] = {}
         for e in self.patterns:
             lits = first_literals(e.pattern)
             if lits is None:
-                self.anywhere.append(e)
+                needed = required_literals(e.pattern)
+                self.anywhere.append((e, needed is not None))
+                for lit in needed or ():
+                    requires.setdefault(lit, []).append(e.id)
             else:
                 for lit in lits:
                     triggers.setdefault(lit, []).append(e)
-        self.triggers = ahocorasick.Automaton()
-        for lit, es in triggers.items():
-            self.triggers.add_word(lit, (len(lit), es))
-        self.has_triggers = bool(triggers)
-        if self.has_triggers:
-            self.triggers.make_automaton()
+                # tried at its triggers only when a literal it cannot match without is there too
+                needed = required_literals(e.pattern)
+                if needed is not None:
+                    self.gated.add(e.id)
+                    for lit in needed:
+                        requires.setdefault(lit, []).append(e.id)
+        # one automaton for all: each word carries its phrase targets, its triggered patterns and
+        # the ids of the whole-text patterns it allows
+        words = sorted(set(surfaces) | set(triggers) | set(requires))
+        self.payload = [(tuple(surfaces.get(w, ())), tuple(triggers.get(w, ())), tuple(requires.get(w, ())))
+                        for w in words]
+        self.automaton = None
+        if words:
+            self.automaton = ahocorasick_rs.AhoCorasick(
+                words, matchkind=ahocorasick_rs.MatchKind.Standard,
+                implementation=ahocorasick_rs.Implementation.DFA)
 
     def scan(self, norm: Normalized, only: set[str] | None = None) -> list[Hit]:
         text = norm.text
         hits: list[Hit] = []
-        if self.has_phrases:
-            for end, (length, targets) in self.automaton.iter(text):
-                start, stop = end - length + 1, end + 1
+        pattern_hits: list[Hit] = []
+        allowed: set[str] = set()
+        if self.automaton is not None:
+            found = self.automaton.find_matches_as_indexes(text, overlapping=True)
+            found.sort(key=_end_then_start)     # by end, longest first: the order results are merged in
+            payload = self.payload
+            tries = []
+            for i, start, stop in found:
+                targets, entries, ids = payload[i]
+                if ids:
+                    allowed.update(ids)
+                if entries:
+                    tries.append((start, entries))
                 for entry, phrase, how in targets:
                     if only is not None and entry.id not in only:
                         continue
                     if how and not _latin_bounded(norm, start, stop):
                         continue
                     hits.append(Hit(start, stop, entry, phrase, how))
-        seen = set()
-        if self.has_triggers:
-            for end, (length, entries) in self.triggers.iter(text):
-                pos = end - length + 1
+            seen = set()
+            gated = self.gated
+            for start, entries in tries:
                 for entry in entries:
-                    if (entry.id, pos) in seen or (only is not None and entry.id not in only):
+                    key = (entry.id, start)
+                    if key in seen or (only is not None and entry.id not in only) or \
+                            (entry.id in gated and entry.id not in allowed):
                         continue
-                    seen.add((entry.id, pos))
-                    m = entry.regex.match(text, pos)
+                    seen.add(key)
+                    m = entry.regex.match(text, start)
                     if m and m.end() > m.start():
-                        hits.append(Hit(m.start(), m.end(), entry, m.group()))
-        for entry in self.anywhere:
-            if only is not None and entry.id not in only:
+                        pattern_hits.append(Hit(m.start(), m.end(), entry, m.group()))
+        hits += pattern_hits
+        for entry, gated in self.anywhere:
+            if (gated and entry.id not in allowed) or (only is not None and entry.id not in only):
                 continue
             for m in entry.regex.finditer(text):
                 if m.end() > m.start():
                     hits.append(Hit(m.start(), m.end(), entry, m.group()))
         return hits
+
+
+def _end_then_start(match: tuple[int, int, int]) -> tuple[int, int]:
+    return match[2], match[1]
 
 
 def first_literals(pattern: str, limit: int = 400) -> set[str] | None:
@@ -150,6 +179,70 @@ def first_literals(pattern: str, limit: int = 400) -> set[str] | None:
     if lits is None or len(lits) > limit or any(not lit for lit in lits):
         return None
     return lits
+
+
+def required_literals(pattern: str) -> set[str] | None:
+    """Literal strings one of which every match of the pattern contains, or None if unknown."""
+    import re
+    import re._constants as C
+    from nlp.lexicon import _RE_UNSAFE_SYNTAX
+    if any(tok in pattern for tok in _RE_UNSAFE_SYNTAX) or pattern.count("(?") != pattern.count("(?:"):
+        return None                         # flags or syntax the two engines read differently
+    try:
+        tree = re._parser.parse(pattern)
+    except (re.error, RecursionError):
+        return None
+
+    def alternatives(seq) -> set[str] | None:
+        """The strings a sequence made only of literals and literal alternations can be."""
+        out = {""}
+        for op, av in seq:
+            if op == C.LITERAL:
+                out = {x + chr(av) for x in out}
+            elif op == C.IN and len(av) <= 10 and all(o == C.LITERAL for o, _ in av):
+                out = {x + chr(a) for x in out for _, a in av}
+            elif op == C.SUBPATTERN:
+                sub = alternatives(av[-1])
+                if sub is None:
+                    return None
+                out = {x + y for x in out for y in sub}
+            elif op == C.BRANCH:
+                sub = set()
+                for alt in av[1]:
+                    got = alternatives(alt)
+                    if got is None:
+                        return None
+                    sub |= got
+                out = {x + y for x in out for y in sub}
+            else:
+                return None
+            if len(out) > 200:
+                return None
+        return out
+
+    def required(seq) -> set[str] | None:
+        if len(seq) == 1 and seq[0][0] == C.BRANCH:      # a top-level alternation: one from each side
+            out: set[str] = set()
+            for alt in seq[0][1][1]:
+                got = required(alt)
+                if got is None:
+                    return None
+                out |= got
+            return out
+        best, run = None, None              # the most selective run of adjacent literal parts
+        for item in seq:
+            got = alternatives([item])
+            if got is None or "" in got:
+                run = None
+                continue
+            run = got if run is None else {x + y for x in run for y in got}
+            if len(run) > 200:
+                run = got
+            if best is None or min(map(len, run)) >= min(map(len, best)):
+                best = run                  # ties go to the later run: the first is often the trigger
+        return best
+
+    return required(tree)
 
 
 def _latin_bounded(norm: Normalized, start: int, end: int) -> bool:

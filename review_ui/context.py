@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from flask import current_app, request
 from flask_login import current_user
 
+from review_ui.jobs import Jobs
 from review_ui.review import Reasons, Workflow
 from shian.audit import AuditLog
 from shian.settings import Settings
@@ -83,6 +84,9 @@ class Context:
     presence: Presence = field(default_factory=Presence)
     limiter: LoginLimiter | None = None
     facet_cache: dict = field(default_factory=dict)   # view -> (time, facet counts), see queue.facet_counts
+    precision_cache: dict = field(default_factory=dict)   # per-rule precision, see keywords.precision
+    jobs: Jobs = field(default_factory=Jobs)              # keyword dry runs and re-scans
+    draft_jobs: dict = field(default_factory=dict)        # draft id -> its dry-run job id
 
     def __post_init__(self):
         if self.limiter is None:

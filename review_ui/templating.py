@@ -14,6 +14,7 @@ CLAIM_TYPE_NAMES = {
     "disease_claim": "疾病预防治疗宣称", "health_function_on_ordinary_food": "普通食品宣称保健功能",
     "unapproved_function": "超范围/未批准功能", "absolute_term": "绝对化用语", "efficacy_guarantee": "功效保证",
     "medical_endorsement": "医疗/权威背书", "illegal_additive": "非法添加信号", "minors_targeting": "针对未成年人",
+    "health_function": "保健功能（按产品类型判定）",
 }
 LICENCE_NAMES = {
     "ok": "正常", "missing": "未公示", "malformed": "格式错误", "not_in_registry": "查无此证",

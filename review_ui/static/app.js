@@ -173,6 +173,29 @@
     setInterval(beat, 30000);
   }
 
+  // -- keyword dry runs and re-scans: progress from the job's endpoint, then the finished page ----
+  function watchJob() {
+    var el = document.querySelector("[data-job]");
+    if (!el) return;
+    var url = el.getAttribute("data-job");
+    var bar = el.querySelector("progress");
+    var text = el.querySelector("[data-job-text]");
+    function poll() {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (job) {
+          if (!job) { setTimeout(poll, 2000); return; }
+          if (bar) { bar.max = Math.max(job.total, 1); bar.value = job.done; }
+          if (text) text.textContent = (job.state === "waiting" ? "排队等待中…… " : "进行中…… ") + job.done + "/" + job.total;
+          if (job.state === "done" || job.state === "failed") { window.location.reload(); return; }
+          setTimeout(poll, 500);
+        })
+        .catch(function () { setTimeout(poll, 2000); });
+    }
+    poll();
+  }
+  watchJob();
+
   targets.forEach(function (fs) {
     showReasons(fs);
     fs.querySelectorAll("input[type=radio]").forEach(function (r) {

@@ -54,9 +54,27 @@ def test_separators_between_characters_are_removed_and_mapped_back():
 
 def test_separators_kept_in_numbers_and_latin_words_stay_bounded():
     assert NORMALIZER("5-8cm 价格 12.5").text == "5-8cm价格 12.5"
-    norm = NORMALIZER("kang ai 好")
-    assert norm.text == "kangai好"
+    norm = NORMALIZER("zhen hao 好")
+    assert norm.text == "zhenhao好"
     assert {0, 4} <= norm.word_starts
+
+
+def test_pinyin_spellings_of_listed_words_read_as_the_word():
+    norm = NORMALIZER("能降血xiě糖, 三gao, kang ai")
+    assert norm.text == "能降血糖, 三高, 抗癌"
+    i = norm.text.index("三高")
+    assert norm.original[slice(*norm.span(i, i + 2))] == "三gao"
+    assert "pinyin" in norm.evasions(i, i + 2)
+    assert NORMALIZER("gaokao").text == "gaokao"       # glued Latin letters: not 高
+
+
+def test_vertical_text_is_one_word_and_maps_back():
+    text = "好茶\n降\n 血 \n压\n"
+    norm = NORMALIZER(text)
+    assert norm.text == "好茶\n降血压\n"
+    i = norm.text.index("降血压")
+    assert text[slice(*norm.span(i, i + 3))] == "降\n 血 \n压"
+    assert NORMALIZER("净含量\n5\n好\n香").text == "净含量\n5\n好\n香"    # two one-char lines are not a word
 
 
 def test_zero_width_and_emoji_are_invisible():
