@@ -113,6 +113,8 @@ def browser_meta(wait_for: str = "", scroll_until: str = "", max_scrolls: int = 
     return {
         "playwright": True,
         "playwright_page_init_callback": "crawler.browser.init_page",
+        # the data comes by XHR after the shell: wait for its selector, not for every image's load
+        "playwright_page_goto_kwargs": {"wait_until": "domcontentloaded"},
         "playwright_page_methods": [PageMethod(render, wait_for=wait_for, scroll_until=scroll_until,
                                                max_scrolls=max_scrolls, screenshot=screenshot,
                                                timeout_ms=timeout_ms)],

@@ -53,13 +53,14 @@ def approved_ids(bundle, approved_functions: list[str] | None) -> set[int] | Non
 def scan_text(text: str, kind: str = "普通食品", approved: set[int] | None = None, bundle=None,
               only: set[str] | None = None) -> tuple[object, list]:
     """Normalise one text and return (Normalized, claims) — the core of detect()."""
-    from nlp.claims import FieldContext, breaks_re, field_doc, get_nlp
+    from nlp.claims import FieldContext, breaks_re, field_doc, get_nlp, teach_jieba
     bundle = bundle or lexicon_holder().get()
     norm = bundle.normalizer(text)
     hits = bundle.scanner.scan(norm, only=only)
     if not hits:            # prefilter: no candidate, no Doc
         return norm, []
     nlp_ = get_nlp()
+    teach_jieba(bundle)
     text_n = norm.text
     chars = bundle.context.clause_breaks
     breaks = [m.start() for m in breaks_re(chars).finditer(text_n)]

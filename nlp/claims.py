@@ -144,6 +144,38 @@ def _warning_after(text: str, end: int, ctx, cues: list) -> bool:
     return any(end <= a and b <= stop for a, b in cues)
 
 
+_SPEAKER = re.compile(r"[ ]*(?:答|回复|回答|主播|客服|商家|掌柜|店主|卖家)[^:\n]{0,8}:[ ]*")
+
+
+def _unanswered_question(text: str, start: int, end: int, ctx) -> bool:
+    """The match sits in a question that asks (能降血压吗?) and the next clause does not answer yes,
+    or in any question the next clause answers no (治糖尿病? 不能!)."""
+    if not ctx.answer_no and not ctx.ask_words:
+        return False
+    n, breaks = len(text), ctx.clause_breaks
+    stop = end
+    while stop < n and text[stop] not in breaks:
+        stop += 1
+    asked = stop < n and text[stop] == "?"
+    tail = text[end:stop].rstrip()
+    if not asked and not (tail and tail[-1] in "吗么嘛"):
+        return False
+    lo = start
+    while lo > 0 and text[lo - 1] not in breaks:
+        lo -= 1
+    j = stop
+    while j < n and (text[j] in breaks or text[j] == " "):
+        j += 1
+    m = _SPEAKER.match(text, j)
+    answer = text[m.end() if m else j:][:12]
+    if any(answer.startswith(w) for w in ctx.answer_no):
+        return True
+    if any(answer.startswith(w) for w in ctx.answer_yes):
+        return False
+    clause = text[lo:stop]
+    return any(w in clause for w in ctx.ask_words)
+
+
 def _may_start_inside_word(h, text: str, breaks: str) -> bool:
     """A short literal match that a jieba word could swallow: it follows a Chinese character
     (so it does not start its clause; jieba words never span clause breaks)."""
@@ -164,6 +196,25 @@ def _inside_word(doc: Doc, start: int) -> bool:
         return False
     tok = span[0]
     return tok.idx < start and all(is_cjk(c) for c in tok.text)
+
+
+_taught: set[int] = set()
+_taught_lock = threading.Lock()
+
+
+def teach_jieba(bundle) -> None:
+    """Add the lists' short phrases to jieba's dictionary once per list version, so jieba keeps
+    them whole: without 护肝 in it, 熬夜党护肝 reads 熬夜|党护|肝 and the match looks swallowed."""
+    if id(bundle) in _taught:
+        return
+    with _taught_lock:
+        if id(bundle) in _taught:
+            return
+        for entry in bundle.entries:
+            for phrase in entry.phrases:
+                if 2 <= len(phrase) <= 4 and all(is_cjk(c) for c in phrase):
+                    jieba.add_word(phrase)
+        _taught.add(id(bundle))
 
 
 def field_doc(nlp_, text: str, hits: list, break_chars: str, breaks: list[int]) -> Doc:
@@ -218,7 +269,8 @@ def claim_context(doc: Doc) -> Doc:
         if any(s < h.end and h.start < e and not (h.start <= s and e <= h.end) for s, e in protected):
             continue
         if h.entry.negatable and (_negated(text, h.start, ctx, negation) or
-                                  _warning_after(text, h.end, ctx, warning)):
+                                  _warning_after(text, h.end, ctx, warning) or
+                                  _unanswered_question(text, h.start, h.end, ctx)):
             continue
         if _may_start_inside_word(h, text, ctx.clause_breaks) and _inside_word(doc, h.start):
             continue

@@ -390,6 +390,9 @@ class Context:
     negation_cues: list[str] = field(default_factory=list)
     negation_chars: str = ""
     warning_after: list[str] = field(default_factory=list)
+    ask_words: list[str] = field(default_factory=list)      # a question that asks (能...吗)
+    answer_yes: list[str] = field(default_factory=list)
+    answer_no: list[str] = field(default_factory=list)
     clause_breaks: str = ",。;!?\n:"
     version: str = ""
 
@@ -410,6 +413,10 @@ def load_context(path: Path, normalizer: Normalizer) -> Context:
     ctx.negation_cues = [normalizer.plain(s) for s in data.get("negation_cues") or []]
     ctx.negation_chars = "".join(data.get("negation_chars") or [])
     ctx.warning_after = [normalizer.plain(s) for s in data.get("warning_after") or []]
+    questions = data.get("questions") or {}
+    ctx.ask_words = [normalizer.plain(s) for s in questions.get("ask") or []]
+    ctx.answer_yes = [normalizer.plain(s) for s in questions.get("yes") or []]
+    ctx.answer_no = [normalizer.plain(s) for s in questions.get("no") or []]
     breaks = data.get("clause_breaks")
     if breaks:
         import unicodedata

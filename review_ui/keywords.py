@@ -205,8 +205,10 @@ def edit(name: str):
                 raise EditError("例句未命中该条目：" + "；".join(f.split(": ", 2)[-1] for f in failures[:5]))
     except EditError as exc:
         return _render_list(name, error=str(exc), form=form, status=400)
+    current = loaded_lists(Path(c.settings.config_dir))
     draft = listversions.save_draft(c.settings.data_dir, {
-        "list": name, "base_sha": lf.sha, "text": text, "change": change, "reason": reason,
+        "list": name, "base_sha": lf.sha,
+        "base_version": "" if isinstance(current, EditError) else current.versions.get(f"{name}.yaml", ""), "text": text, "change": change, "reason": reason,
         "author": current_user.name, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "diff": listedit.diff(name, lf.text, text), "version": bundle.versions.get(f"{name}.yaml", ""),
         "dry_run": None})
@@ -221,7 +223,9 @@ def _start_dry_run(c: Context, draft: dict):
 
     def work(job):
         d = listversions.load_draft(settings.data_dir, draft["id"])
-        current = listedit.current_bundle(settings.config_dir)
+        current = loaded_lists(Path(settings.config_dir))
+        if isinstance(current, EditError):
+            raise current
         candidate = listedit.load_candidate(settings.config_dir, d["list"], d["text"])
         job.total = store.count()
         result = dry_run(store, current, candidate, progress=job.advance)

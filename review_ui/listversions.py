@@ -92,7 +92,10 @@ def version(data_dir: Path, name: str, version_id: str) -> dict | None:
 
 
 def publish(config_dir: Path, data_dir: Path, draft: dict, user: str) -> dict:
-    """Write the draft's text as the list; EditError if the list changed since the draft or fails validation."""
+    """Write the draft's text as the list; EditError if the list changed since the draft or fails validation.
+
+    The previous version id is the one the draft was made from (its base text is still on disk here).
+    """
     name = draft["list"]
     with _publish_lock:
         path = list_path(config_dir, name)
@@ -100,12 +103,8 @@ def publish(config_dir: Path, data_dir: Path, draft: dict, user: str) -> dict:
         if sha(before) != draft["base_sha"]:
             raise EditError("该词表在这份草稿之后已被修改（他人已发布新版本），请重新编辑")
         bundle = load_candidate(config_dir, name, draft["text"])
-        try:
-            previous = load_candidate(config_dir, name, before).versions.get(f"{name}.yaml", "")
-        except EditError:     # the file on disk was broken by hand; this version fixes it
-            previous = ""
         _write_atomic(path, draft["text"])
-        record = {"version": bundle.versions[f"{name}.yaml"], "previous": previous, "list": name,
+        record = {"version": bundle.versions[f"{name}.yaml"], "previous": draft.get("base_version", ""), "list": name,
                   "author": user, "drafted_by": draft.get("author", user),
                   "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "reason": draft["reason"], "change": draft["change"], "diff": diff(name, before, draft["text"]),

@@ -108,7 +108,14 @@ class ShianSpider(scrapy.Spider):
     def value(self, sel: Selector, spec, json_data=None, joiner: str = "\n") -> str:
         return joiner.join(self.values(sel, spec, json_data))
 
-    def removed_reason(self, response) -> str:
+    @staticmethod
+    def page_text(response) -> str:
+        """The text of the page body (one lxml call; pass it on instead of computing it again)."""
+        if not hasattr(response, "xpath"):
+            return ""
+        return response.xpath("string(/html/body)").get() or ""
+
+    def removed_reason(self, response, text: str | None = None) -> str:
         """Why this item page says the listing is gone ("" when it is not)."""
         rules = self.platform.item.removed
         if response.status in rules.status:
@@ -118,17 +125,17 @@ class ShianSpider(scrapy.Spider):
         for css in rules.selectors:
             if response.css(css):
                 return f"页面标记 {css}"
-        text = " ".join(response.css("body ::text").getall())
+        text = self.page_text(response) if text is None else text
         for marker in rules.text:
             if marker in text:
                 return marker
         return ""
 
-    def incomplete_reason(self, response, fields: dict) -> str:
+    def incomplete_reason(self, response, fields: dict, text: str | None = None) -> str:
         """Why a capture is not whole: truncated body, login wall, blank page ("" when whole)."""
         if "dataloss" in response.flags:
             return "响应被截断 (truncated body)"
-        text = " ".join(response.css("body ::text").getall()) if hasattr(response, "css") else ""
+        text = self.page_text(response) if text is None else text
         for marker in self.platform.item.incomplete.login_wall:
             if marker in text:
                 return f"登录墙 (login wall): {marker}"

@@ -95,7 +95,8 @@ class ListingSpider(ShianSpider):
 
     def parse_item(self, response):
         key = response.meta["shian_key"]
-        gone = self.removed_reason(response)
+        text = self.page_text(response)
+        gone = self.removed_reason(response, text)
         if gone:
             yield TakenDown(listing_id(self.platform.name, key), response.url, utcnow(), gone, key=key)
             return
@@ -114,7 +115,7 @@ class ListingSpider(ShianSpider):
                     licence_text=self.value(response, shop_cfg.licence_text, api, " "),
                     url=response.urljoin(self.value(response, shop_cfg.url, api, "")) if shop_cfg.url else "",
                     region=self.platform.region)
-        problem = self.incomplete_reason(response, fields)
+        problem = self.incomplete_reason(response, fields, text)
         refs = self.capture(response, item_id=key, shop=shop.name, complete=not problem, problem=problem)
         data = {"platform": self.platform.name, "item_id": key, "url": response.url, "shop": shop,
                 "title": fields.get("title", ""), "text": fields.get("text", ""),
