@@ -1,11 +1,18 @@
 """Throughput of claim detection beside two baselines, same process, same texts.
 
-    python bench/analyze.py [LISTINGS.jsonl] [--repeat N]
+    python bench/analyze.py [LISTINGS.jsonl] [--repeat N] [--rounds R] [--clean N]
 
-- full:  nlp.detect (normalisation, Aho-Corasick + RE2 scan, spaCy/jieba context, typing) per listing
+- full:  nlp.detect (normalisation, Aho-Corasick + pattern scan, spaCy context and typing) per listing
 - regex: one compiled `re` alternation of the same phrases over the raw title + text
-- aho:   a raw pyahocorasick scan of the same phrases over the raw title + text
-Prints listings/s for each and the full/regex ratio (target >= 0.5).
+- aho:   a raw Aho-Corasick scan (ahocorasick_rs, the engine nlp uses) of the same phrases, same texts
+  (pyahocorasick is printed too, for reference)
+
+The headline ratio is on the eval listings, as the issue asks: nearly every one of them carries
+claims, so every listing pays for the full context analysis. A second line shows a crawl-like mix:
+the same listings plus as many claim-free listings from the demo generator.
+
+Each method runs R rounds interleaved with the others and keeps its fastest round, so a busy
+machine skews the ratios less. Compare ratios within one run, not absolute figures across runs.
 """
 from __future__ import annotations
 
@@ -23,20 +30,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev" / "listings.jsonl"
 
 
-def timed(fn, items) -> float:
-    t = time.perf_counter()
-    for item in items:
-        fn(item)
-    return len(items) / (time.perf_counter() - t)
+def best_rate(methods: dict, rounds: int) -> dict:
+    """listings/s of each method: its fastest of `rounds` interleaved passes."""
+    best = {name: float("inf") for name in methods}
+    for _ in range(rounds):
+        for name, (fn, items) in methods.items():
+            t = time.perf_counter()
+            for item in items:
+                fn(item)
+            best[name] = min(best[name], time.perf_counter() - t)
+    return {name: len(methods[name][1]) / best[name] for name in methods}
+
+
+def clean_listings(n: int) -> list:
+    """Claim-free listings from the demo generator (a crawl is mostly these)."""
+    from demo.seed import generate
+    from shian.models import Listing
+    out = []
+    for d in generate(max(100, n * 3), seed=7).listings:
+        if not d.claims:
+            out.append(Listing.from_record({"id": d.id, "platform": d.platform, "title": d.title, "text": d.text,
+                                            "category": d.kind, "health_food_reg": d.health_food_reg}))
+        if len(out) == n:
+            break
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("listings", nargs="?", default=str(DEFAULT))
-    ap.add_argument("--repeat", type=int, default=5, help="pass over the listings this many times")
+    ap.add_argument("--repeat", type=int, default=2, help="listings per pass: the file this many times")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved passes per method; the fastest counts")
+    ap.add_argument("--clean", type=int, default=-1,
+                    help="claim-free demo listings in the crawl mix (default: as many as in the file)")
     args = ap.parse_args()
 
     import ahocorasick
+    import ahocorasick_rs
     import nlp
     from nlp.claims import get_nlp
     from shian.models import Listing
@@ -44,28 +74,48 @@ def main() -> int:
     with open(args.listings, encoding="utf-8") as fh:
         records = [json.loads(line) for line in fh if line.strip()]
     listings = [Listing.from_record(r) for r in records] * args.repeat
-    texts = [lst.title + "\n" + lst.text for lst in listings]
+    clean = clean_listings(len(records) if args.clean < 0 else args.clean) * args.repeat
+    mixed = listings + clean
 
     bundle = nlp.lexicon_holder().get()
     phrases = sorted({p for e in bundle.entries for p in e.raw_phrases}, key=len, reverse=True)
     regex = re.compile("|".join(map(re.escape, phrases)))
-    aho = ahocorasick.Automaton()
+    aho = ahocorasick_rs.AhoCorasick(phrases, implementation=ahocorasick_rs.Implementation.DFA)
+    pyaho = ahocorasick.Automaton()
     for p in phrases:
-        aho.add_word(p, p)
-    aho.make_automaton()
+        pyaho.add_word(p, p)
+    pyaho.make_automaton()
     get_nlp()                                   # build once, outside the timing
-    nlp.detect(listings[0])
+    for lst in mixed[:50]:                      # warm lazy tables and spaCy's vocabulary once
+        nlp.detect(lst)
 
-    full = timed(nlp.detect, listings)
-    rx = timed(lambda t: regex.findall(t), texts)
-    ac = timed(lambda t: list(aho.iter(t)), texts)
+    def text(lst):
+        return lst.title + "\n" + lst.text
+
+    texts, mixed_texts = [text(x) for x in listings], [text(x) for x in mixed]
+    rate = best_rate({
+        "full": (nlp.detect, listings),
+        "regex": (regex.findall, texts),
+        "aho": (lambda t: aho.find_matches_as_indexes(t, overlapping=True), texts),
+        "pyaho": (lambda t: list(pyaho.iter(t)), texts),
+        "mix_full": (nlp.detect, mixed),
+        "mix_regex": (regex.findall, mixed_texts),
+        "mix_aho": (lambda t: aho.find_matches_as_indexes(t, overlapping=True), mixed_texts),
+    }, args.rounds)
+
     chars = sum(map(len, texts)) / len(texts)
-    print(f"{len(listings)} listings, {chars:.0f} chars each on average, {len(phrases)} phrases, "
-          f"{sum(1 for e in bundle.entries if e.regex is not None)} RE2 patterns")
-    print(f"full analysis (nlp.detect)  {full:10.0f} listings/s")
-    print(f"regex alternation baseline  {rx:10.0f} listings/s")
-    print(f"raw Aho-Corasick baseline   {ac:10.0f} listings/s")
-    print(f"full / regex = {full / rx:.2f}x (target >= 0.5x)")
+    with_claims = sum(1 for x in listings if nlp.detect(x).findings) / len(listings)
+    print(f"{len(listings)} listings, {chars:.0f} chars each on average, {with_claims:.0%} with claims; "
+          f"{len(phrases)} phrases, {sum(1 for e in bundle.entries if e.regex is not None)} patterns")
+    print(f"full analysis (nlp.detect)      {rate['full']:10.0f} listings/s")
+    print(f"regex alternation baseline      {rate['regex']:10.0f} listings/s")
+    print(f"raw Aho-Corasick (ahocorasick_rs){rate['aho']:9.0f} listings/s")
+    print(f"raw Aho-Corasick (pyahocorasick){rate['pyaho']:10.0f} listings/s")
+    print(f"full / regex = {rate['full'] / rate['regex']:.2f}x (target >= 0.5x)   "
+          f"full / aho = {rate['full'] / rate['aho']:.2f}x")
+    print(f"crawl mix ({len(listings)} eval + {len(clean)} claim-free demo listings): "
+          f"full {rate['mix_full']:.0f}/s, full / regex = {rate['mix_full'] / rate['mix_regex']:.2f}x, "
+          f"full / aho = {rate['mix_full'] / rate['mix_aho']:.2f}x")
     return 0
 
 

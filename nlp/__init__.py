@@ -53,7 +53,7 @@ def approved_ids(bundle, approved_functions: list[str] | None) -> set[int] | Non
 def scan_text(text: str, kind: str = "普通食品", approved: set[int] | None = None, bundle=None,
               only: set[str] | None = None) -> tuple[object, list]:
     """Normalise one text and return (Normalized, claims) — the core of detect()."""
-    from nlp.claims import FieldContext, breaks_re, field_doc, get_nlp, teach_jieba
+    from nlp.claims import FieldContext, field_doc, get_nlp, teach_jieba
     bundle = bundle or lexicon_holder().get()
     norm = bundle.normalizer(text)
     hits = bundle.scanner.scan(norm, only=only)
@@ -61,11 +61,8 @@ def scan_text(text: str, kind: str = "普通食品", approved: set[int] | None =
         return norm, []
     nlp_ = get_nlp()
     teach_jieba(bundle)
-    text_n = norm.text
-    chars = bundle.context.clause_breaks
-    breaks = [m.start() for m in breaks_re(chars).finditer(text_n)]
-    doc = field_doc(nlp_, text_n, hits, chars, breaks)
-    doc._.shian = FieldContext(norm=norm, bundle=bundle, kind=kind, approved=approved, hits=hits, breaks=breaks)
+    doc = field_doc(nlp_, norm.text, hits)
+    doc._.shian = FieldContext(norm=norm, bundle=bundle, kind=kind, approved=approved, hits=hits)
     for _, component in nlp_.pipeline:     # the components, without Language.__call__'s per-call overhead
         doc = component(doc)
     return norm, doc._.claims or []

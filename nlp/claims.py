@@ -1,10 +1,10 @@
 """The spaCy pipeline: candidate matches in, typed claim spans out.
 
-The Doc holds the normalised text of one field. Candidates come from the
-Aho-Corasick scan (nlp.scan), which doubles as a prefilter: a field with no
-candidate never builds a Doc. Only the clauses where a short match may start
-inside a word are segmented with jieba; the rest of the text stays in a few
-long tokens, so a Doc costs little. Components, in order:
+The Doc holds the normalised text of one field, cut at the candidates'
+boundaries. Candidates come from the Aho-Corasick scan (nlp.scan), which
+doubles as a prefilter: a field with no candidate never builds a Doc. jieba
+segments only the text around a short candidate that survived every other
+check and may start inside a word. Components, in order:
 
 - ``claim_context``: drops candidates that are not claims in context (mandatory
   notices, GB 28050 sentences, population lines, negations, warnings, words that
@@ -20,7 +20,6 @@ import bisect
 import re
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import ahocorasick_rs
 import jieba
@@ -57,7 +56,6 @@ class FieldContext:
     kind: str
     approved: set | None            # approved function ids, None when unknown
     hits: list = field(default_factory=list)
-    breaks: list = field(default_factory=list)   # offsets of the clause-break characters
 
 
 for _name in ("shian", "claims"):
@@ -184,18 +182,34 @@ def _may_start_inside_word(h, text: str, breaks: str) -> bool:
     return text[h.start] not in breaks and is_cjk(text[h.start - 1])
 
 
-def _clause_at(breaks: list[int], pos: int, n: int) -> tuple[int, int]:
-    i = bisect.bisect_right(breaks, pos)
-    return (breaks[i - 1] + 1 if i else 0), (breaks[i] if i < len(breaks) else n)
+# jieba cuts each maximal run of Chinese, Latin letters and digits on its own
+_JIEBA_BLOCK = jieba.re_han_default
 
 
-def _inside_word(doc: Doc, start: int) -> bool:
-    """A short phrase that starts in the middle of a jieba word belongs to that word (空降|糖果)."""
-    span = doc.char_span(start, start + 1, alignment_mode="expand")
-    if span is None:
-        return False
-    tok = span[0]
-    return tok.idx < start and all(is_cjk(c) for c in tok.text)
+def _inside_word(text: str, start: int, words: dict) -> bool:
+    """A short phrase that starts in the middle of a jieba word belongs to that word (空降|糖果).
+
+    Only the run of text jieba cuts as one block is segmented (the same words as cutting the whole
+    field); ``words`` keeps the cuts of this field.
+    """
+    if "blocks" not in words:
+        words["blocks"] = [m.span() for m in _JIEBA_BLOCK.finditer(text)]
+    blocks = words["blocks"]
+    i = bisect.bisect_right(blocks, (start, len(text) + 1)) - 1
+    if i < 0 or not blocks[i][0] < start < blocks[i][1]:
+        return False                    # first in its block: nothing before it to join
+    a, b = blocks[i]
+    if a not in words:
+        words[a] = jieba.lcut(text[a:b])
+    s = a
+    for w in words[a]:
+        e = s + len(w)
+        if s < start < e:
+            return all(is_cjk(c) for c in w)
+        if e > start:
+            break
+        s = e
+    return False
 
 
 _taught: set[int] = set()
@@ -217,25 +231,12 @@ def teach_jieba(bundle) -> None:
         _taught.add(id(bundle))
 
 
-def field_doc(nlp_, text: str, hits: list, break_chars: str, breaks: list[int]) -> Doc:
-    """A Doc over the field text: jieba words in the clauses where a match may start inside a
-    word, one token for each stretch of text in between."""
-    clauses = sorted({_clause_at(breaks, h.start, len(text)) for h in hits
-                      if _may_start_inside_word(h, text, break_chars)})
-    words, pos = [], 0
-    for a, b in clauses:
-        if a > pos:
-            words.append(text[pos:a])
-        words += [w for w in jieba.lcut(text[a:b]) if w]
-        pos = b
-    if pos < len(text):
-        words.append(text[pos:])
+def field_doc(nlp_, text: str, hits: list) -> Doc:
+    """A Doc over the field text whose token boundaries are the candidates' boundaries, so every
+    claim is an exact Span; the text between candidates stays in a few long tokens."""
+    cuts = sorted({0, len(text), *(h.start for h in hits), *(h.end for h in hits)})
+    words = [text[a:b] for a, b in zip(cuts, cuts[1:])]
     return Doc(nlp_.vocab, words=words, spaces=[False] * len(words))
-
-
-@lru_cache(maxsize=8)
-def breaks_re(breaks: str) -> re.Pattern:
-    return re.compile("[" + re.escape(breaks) + "]")
 
 
 _scan_cache: dict[int, tuple] = {}
@@ -260,6 +261,7 @@ def claim_context(doc: Doc) -> Doc:
     ctx = fc.bundle.context
     text = fc.norm.text             # == doc.text, without rebuilding it from the tokens
     masks, protected, negation, warning = context_scan(ctx).scan(text, fc.kind)
+    words: dict = {}                # jieba cuts, made only for the candidates that get this far
     keep = []
     for h in fc.hits:
         if not h.entry.applies_to(fc.kind):
@@ -272,7 +274,7 @@ def claim_context(doc: Doc) -> Doc:
                                   _warning_after(text, h.end, ctx, warning) or
                                   _unanswered_question(text, h.start, h.end, ctx)):
             continue
-        if _may_start_inside_word(h, text, ctx.clause_breaks) and _inside_word(doc, h.start):
+        if _may_start_inside_word(h, text, ctx.clause_breaks) and _inside_word(text, h.start, words):
             continue
         keep.append(h)
     fc.hits = keep
@@ -345,7 +347,7 @@ def claim_types(doc: Doc) -> Doc:
     doc._.claims = claims
     spans = []
     for c in claims:
-        span = doc.char_span(c.start, c.end, label=c.type, alignment_mode="expand")
+        span = doc.char_span(c.start, c.end, label=c.type, alignment_mode="expand")   # exact: cut there
         if span is not None:
             spans.append(span)
     doc.spans["claims"] = spans

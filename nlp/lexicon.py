@@ -97,8 +97,10 @@ def check_pattern(pattern: str) -> str | None:
 
 # Python's re runs a short anchored pattern several times faster than the RE2 wrapper, which
 # re-encodes the whole text to UTF-8 on every call. A pattern RE2 accepted runs on re only when
-# both engines mean the same thing by it and its backtracking is provably small; else on RE2.
+# both engines mean the same thing by it and its backtracking work is provably small (an upper
+# bound of the steps one match attempt can take, whatever the text); else on RE2.
 MAX_BACKTRACK_PATHS = 5000
+MAX_BACKTRACK_WORK = 20000
 _RE_UNSAFE_SYNTAX = ("\\p", "\\P", "\\C", "\\Q", "\\x{", "\\z", "{,")
 _RE_SAFE_AT = ("AT_BEGINNING", "AT_BEGINNING_STRING", "AT_BOUNDARY", "AT_NON_BOUNDARY")
 _RE_SAFE_CATEGORIES = ("CATEGORY_DIGIT", "CATEGORY_NOT_DIGIT", "CATEGORY_WORD", "CATEGORY_NOT_WORD",
@@ -117,7 +119,7 @@ def fast_regex(pattern: str, compiled_re2, examples: list[str] = ()):
             twin = re.compile(pattern, re.ASCII)
     except (re.error, Warning, RecursionError):
         return compiled_re2
-    if _paths(tree) > MAX_BACKTRACK_PATHS:
+    if _paths(tree) > MAX_BACKTRACK_PATHS or _work(tree) > MAX_BACKTRACK_WORK:
         return compiled_re2
     for text in examples:               # belt and braces: both engines agree on the examples
         a, b = compiled_re2.search(text), twin.search(text)
@@ -152,6 +154,30 @@ def _paths(seq) -> int:
         if total > MAX_BACKTRACK_PATHS:
             return total
     return total
+
+
+def _work(seq) -> int:
+    """Upper bound of the steps one anchored match attempt takes: each element is tried once per
+    way of matching what precedes it; every alternative of a branch may be tried."""
+    import re._constants as C
+    paths, work = 1, 0
+    for op, av in seq:
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT):
+            lo, hi, sub = av
+            sp, sw = _paths(sub), _work(sub)
+            steps = sum(sp ** k for k in range(hi)) * sw if sp > 1 else hi * sw
+            ways = sum(sp ** k for k in range(lo, hi + 1)) if sp > 1 else hi - lo + 1
+        elif op == C.SUBPATTERN:
+            steps, ways = _work(av[-1]), _paths(av[-1])
+        elif op == C.BRANCH:
+            steps, ways = sum(_work(a) for a in av[1]), _branch_paths(av[1])
+        else:
+            steps, ways = 1, 1
+        work += paths * steps
+        paths *= ways
+        if work > MAX_BACKTRACK_WORK:
+            return work
+    return work
 
 
 def _branch_paths(alts) -> int:

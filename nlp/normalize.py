@@ -17,6 +17,7 @@ when the field has a candidate match.
 """
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from functools import lru_cache
@@ -131,6 +132,14 @@ _ONE_CHAR_LINE = re.compile("(?m)^[ \t\u3000]*[\u3400-\u4dbf\u4e00-\u9fff\uf900-
 @lru_cache(maxsize=65536)
 def _char_nfkc(ch: str) -> tuple[str, frozenset]:
     return unicodedata.normalize("NFKC", ch).lower().translate(_TONES), (_FW if _FULLWIDTH_RE.fullmatch(ch) else _NONE)
+
+
+@lru_cache(maxsize=1)
+def _expanding() -> re.Pattern:
+    """Characters whose normal form is longer than one character (any non-BMP one may be)."""
+    chars = "".join(chr(c) for c in range(0x80, 0x10000)
+                    if not 0xD800 <= c <= 0xDFFF and len(_char_nfkc(chr(c))[0]) != 1)
+    return re.compile("[" + re.escape(chars) + "]|[\U00010000-\U0010ffff]")
 
 
 @lru_cache(maxsize=1)
@@ -315,14 +324,26 @@ def _basic_maps(text: str, expanded: bool, conv: str, simple: str, drops: list, 
         marks = [_NONE] * n
         for m in _FULLWIDTH_RE.finditer(text):
             marks[m.start()] = _FW
-    else:
+    else:                           # walk only the characters that may expand (℃ -> °c)
         starts, ends, marks = [], [], []
-        for i, ch in enumerate(text):
-            nf, mark = _char_nfkc(ch)
-            k = len(nf)
+        pos = 0
+        for m in _expanding().finditer(text):
+            i = m.start()
+            k = len(_char_nfkc(text[i])[0])
+            if k == 1:
+                continue
+            starts += range(pos, i)
+            ends += range(pos + 1, i + 1)
             starts += [i] * k
             ends += [i + 1] * k
-            marks += [mark] * k
+            pos = i + 1
+        starts += range(pos, len(text))
+        ends += range(pos + 1, len(text) + 1)
+        marks = [_NONE] * len(starts)
+        for m in _FULLWIDTH_RE.finditer(text):      # one character in, one out: find where it went
+            i = m.start()
+            j = bisect.bisect_left(starts, i)
+            marks[j] = _FW
     if simple is not conv:
         for k, (a, b) in enumerate(zip(conv, simple)):
             if a != b:

@@ -26,9 +26,10 @@ HEALTH_REG_NAMES = {
 }
 PLATFORM_NAMES = {"shop": "商城（演示）", "spa": "单页商城（演示）", "live": "直播间（演示）"}
 KIND_NAMES = {"listing": "商品", "live": "直播"}
+KEYWORD_OPS = {"add": "新增条目", "severity": "修改等级", "disable": "停用条目", "enable": "启用条目"}
 LABELS = {"status": STATUS_NAMES, "severity": SEVERITY_NAMES, "claim_type": CLAIM_TYPE_NAMES,
           "licence_verdict": LICENCE_NAMES, "health_reg_verdict": HEALTH_REG_NAMES,
-          "platform": PLATFORM_NAMES, "kind": KIND_NAMES, "action": ACTION_NAMES, "outcome": OUTCOME_NAMES}
+          "platform": PLATFORM_NAMES, "kind": KIND_NAMES, "action": ACTION_NAMES, "outcome": OUTCOME_NAMES, "keyword_op": KEYWORD_OPS}
 
 
 def label(kind: str, value) -> str:
@@ -55,6 +56,11 @@ def install_templating(app: Flask) -> None:
     def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         if not value:
             return "—"
+        if isinstance(value, str):       # ISO text from JSON records (keyword drafts and versions)
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return value
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value.astimezone(tz).strftime(fmt)

@@ -4,8 +4,18 @@ from __future__ import annotations
 from typing import Callable
 
 import matcher
+from shian.models import Analysis
 from shian.pipeline import analyze
+from shian.risk import due_for
+from shian.settings import get_settings
 from shian.store import Conflict, Store
+
+
+def signature(analysis: Analysis) -> tuple:
+    """What a reviewer would see change: the findings and both verdicts."""
+    return ([(f.type, f.field, f.start, f.end, f.rule_id) for f in analysis.findings],
+            analysis.licence.verdict if analysis.licence else None,
+            analysis.health_reg.verdict if analysis.health_reg else None)
 
 
 def rescan_store(store: Store, platforms: set[str] | None = None,
@@ -16,25 +26,21 @@ def rescan_store(store: Store, platforms: set[str] | None = None,
     the item is re-read and re-scanned once more.
     """
     registry = matcher.Registry.load(store)
+    due_hours = get_settings().review.due_hours
     report = {"scanned": 0, "changed": 0, "conflicts": 0}
     for item_id in list(store.ids()):
-        for _attempt in range(3):
+        for attempt in range(3):
             item = store.get(item_id)
             if platforms and item.listing.platform not in platforms:
                 break
+            report["scanned"] += attempt == 0
             fresh = analyze(item.listing, registry)
-            before = [(f.type, f.field, f.start, f.end, f.rule_id) for f in item.analysis.findings]
-            after = [(f.type, f.field, f.start, f.end, f.rule_id) for f in fresh.findings]
-            verdicts_same = (item.analysis.licence and fresh.licence and
-                             item.analysis.licence.verdict == fresh.licence.verdict and
-                             (item.analysis.health_reg.verdict if item.analysis.health_reg else None) ==
-                             (fresh.health_reg.verdict if fresh.health_reg else None))
-            report["scanned"] += 1
-            if before == after and verdicts_same:
+            if signature(item.analysis) == signature(fresh):
                 break
             item.analysis = fresh
             if item.review.status == "clean" and fresh.flagged:
                 item.review.status = "new"
+                item.review.due = due_for(item, due_hours)
             try:
                 store.replace(item)
                 report["changed"] += 1

@@ -9,6 +9,7 @@ IMMEDIATE) and wait for it (busy timeout), and a conditional write is
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -21,34 +22,39 @@ from shian.models import ReviewItem
 from shian.store import fields
 from shian.store.base import Conflict, NotFound, Page, Query, Store, StoreError, UpsertResult
 
-SCHEMA_VERSION = 3
-SCHEMA = """
--- items is kept narrow (counts and facet filters scan it); documents and search text live beside it
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 4
+# filter keys with one value per item get their own indexed column; the others live in item_values
+COLUMNS = ("status", "platform", "kind", "licence_verdict", "health_reg_verdict", "region", "shop", "operator",
+           "assignee")
+MULTI = tuple(k for k in fields.FILTER_KEYS if k not in COLUMNS and k != "severity")
+SEVERITY_BITS = {"low": 1, "medium": 2, "high": 4}    # severity is a closed set: a bit mask, no join
+TABLES = """
+-- items holds every filter and sort key as a column (one row per item, scanned by counts and facets);
+-- documents and search text live beside it
 CREATE TABLE IF NOT EXISTS items (
-    seq INTEGER PRIMARY KEY,        -- stable rowid shared with the bodies index
+    seq INTEGER PRIMARY KEY,        -- stable rowid shared with bodies and item_values
     id TEXT NOT NULL UNIQUE,
     version INTEGER NOT NULL,
-    platform TEXT NOT NULL,
+    platform TEXT,
     flagged INTEGER NOT NULL,
     risk REAL NOT NULL,
     due_ms INTEGER NOT NULL,
-    last_seen_ms INTEGER NOT NULL
+    last_seen_ms INTEGER NOT NULL,
+    status TEXT, kind TEXT, licence_verdict TEXT, health_reg_verdict TEXT, region TEXT,
+    shop TEXT, operator TEXT, assignee TEXT, severity_mask INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS items_risk ON items (risk DESC, id);
-CREATE INDEX IF NOT EXISTS items_due ON items (due_ms, id);
-CREATE INDEX IF NOT EXISTS items_time ON items (last_seen_ms DESC, id);
-CREATE INDEX IF NOT EXISTS items_platform ON items (platform, id);
-CREATE INDEX IF NOT EXISTS items_flagged ON items (flagged, id);
 CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 -- trigram index: substrings of 3+ characters are looked up; shorter ones scan (still correct)
 CREATE VIRTUAL TABLE IF NOT EXISTS bodies USING fts5 (body, tokenize = 'trigram');
-CREATE TABLE IF NOT EXISTS item_terms (
+-- multi-valued filter keys (claim_type, rule_id, list_version, licence_no)
+CREATE TABLE IF NOT EXISTS item_values (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    PRIMARY KEY (key, value, item_id)
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (key, value, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS item_terms_item ON item_terms (item_id);
 CREATE TABLE IF NOT EXISTS registry (
     kind TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -60,9 +66,44 @@ CREATE TABLE IF NOT EXISTS meta (
     doc TEXT NOT NULL
 );
 """
+# sort keys end in id so keyset paging is an index range; filter columns that narrow a lot are indexed
+INDEXES = """
+CREATE INDEX IF NOT EXISTS items_risk ON items (risk DESC, id);
+CREATE INDEX IF NOT EXISTS items_due ON items (due_ms, id);
+CREATE INDEX IF NOT EXISTS items_time ON items (last_seen_ms DESC, id);
+CREATE INDEX IF NOT EXISTS items_status ON items (status, flagged);
+CREATE INDEX IF NOT EXISTS items_platform ON items (platform);
+CREATE INDEX IF NOT EXISTS items_region ON items (region);
+CREATE INDEX IF NOT EXISTS items_licence_verdict ON items (licence_verdict);
+CREATE INDEX IF NOT EXISTS items_shop ON items (shop);
+CREATE INDEX IF NOT EXISTS items_operator ON items (operator);
+CREATE INDEX IF NOT EXISTS items_assignee ON items (assignee);
+CREATE INDEX IF NOT EXISTS item_values_seq ON item_values (seq, key, value);
+"""
+SCHEMA = TABLES + INDEXES
 
 # sort name -> (column, direction); ties break on id ascending
 SORT_COLUMNS = {"risk": ("risk", "DESC"), "due": ("due_ms", "ASC"), "time": ("last_seen_ms", "DESC")}
+WALK_FROM = 2000                     # see search()
+ANALYZE_FROM = 1000                  # planner statistics once a store has this many items (and on each doubling)
+
+
+def columns(item: ReviewItem) -> dict[str, Any]:
+    """The items row of an item (without seq/id/version)."""
+    terms = fields.filter_terms(item)
+    row: dict[str, Any] = {key: (terms[key][0] if terms[key] else None) for key in COLUMNS}
+    row.update(flagged=int(fields.flagged(item)), risk=float(item.analysis.risk), due_ms=fields.due_ms(item),
+               last_seen_ms=fields.epoch_ms(item.last_seen),
+               severity_mask=sum(SEVERITY_BITS.get(s, 0) for s in terms["severity"]))
+    return row
+
+
+def multi_values(item: ReviewItem, seq: int) -> list[tuple[str, str, int]]:
+    terms = fields.filter_terms(item)
+    return [(key, value, seq) for key in MULTI for value in terms[key]]
+
+
+ROW_NAMES = (*COLUMNS, "flagged", "risk", "due_ms", "last_seen_ms", "severity_mask")
 
 
 class SQLiteStore(Store):
@@ -76,13 +117,66 @@ class SQLiteStore(Store):
         try:
             db = self._db()
             found = db.execute("PRAGMA user_version").fetchone()[0]
-            if found not in (0, SCHEMA_VERSION) or (found == 0 and db.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'items'").fetchone()):
-                raise StoreError(f"{self.path} has an older store layout (version {found}); "
-                                 f"move it away or delete it and re-ingest")
+            has_items = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'items'").fetchone()
+            if found == 3:
+                self._migrate_v3(db)
+            elif found not in (0, SCHEMA_VERSION) or (found == 0 and has_items):
+                raise StoreError(f"{self.path} has an older store layout (version {found}) that cannot be "
+                                 f"upgraded in place; move it away or delete it and re-ingest")
             db.executescript(SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create SQLite store {self.path}: {exc}") from exc
+        self._analyzed = self._stat_rows()
+
+    def _migrate_v3(self, db: sqlite3.Connection) -> None:
+        """Layout 3 -> 4: filter keys move from item_terms into columns and item_values (documents unchanged)."""
+        log.warning("upgrading SQLite store %s to layout %d (re-deriving filter columns)", self.path, SCHEMA_VERSION)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] != 3:   # another process did it meanwhile
+                db.execute("ROLLBACK")
+                return
+            have = {r[1] for r in db.execute("PRAGMA table_info(items)")}
+            for name in ("status", "kind", "licence_verdict", "health_reg_verdict", "region", "shop", "operator",
+                         "assignee"):
+                if name not in have:
+                    db.execute(f"ALTER TABLE items ADD COLUMN {name} TEXT")
+            if "severity_mask" not in have:
+                db.execute("ALTER TABLE items ADD COLUMN severity_mask INTEGER NOT NULL DEFAULT 0")
+            db.execute("DROP TABLE IF EXISTS item_terms")
+            db.execute("DROP INDEX IF EXISTS items_flagged")
+            db.execute("CREATE TABLE IF NOT EXISTS item_values (key TEXT NOT NULL, value TEXT NOT NULL,"
+                       " seq INTEGER NOT NULL, PRIMARY KEY (key, value, seq)) WITHOUT ROWID")
+            sets = ", ".join(f"{n} = ?" for n in ROW_NAMES)
+            rows = db.execute("SELECT i.seq, d.doc, i.version FROM items i JOIN docs d ON d.id = i.id").fetchall()
+            for seq, doc, version in rows:
+                item = fields.from_json(doc, str(version))
+                row = columns(item)
+                db.execute(f"UPDATE items SET {sets} WHERE seq = ?", (*[row[n] for n in ROW_NAMES], seq))
+                db.executemany("INSERT OR IGNORE INTO item_values (key, value, seq) VALUES (?, ?, ?)",
+                               multi_values(item, seq))
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.executescript(INDEXES)
+        self._analyze(db)
+
+    def _stat_rows(self) -> int:
+        """Items count the planner statistics were taken at (0: none yet)."""
+        try:
+            row = self._db().execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'items' LIMIT 1").fetchone()
+        except sqlite3.Error:
+            return 0
+        return int(row[0].split()[0]) if row and row[0] else 0
+
+    def _analyze(self, db: sqlite3.Connection) -> None:
+        """Refresh planner statistics: without them SQLite picks a filter index and sorts instead of
+        walking the sort index, which is what makes a big queue slow."""
+        db.execute("PRAGMA analysis_limit = 2000")
+        db.execute("ANALYZE")
+        self._analyzed = self._stat_rows()
 
     # -- connections ---------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -136,26 +230,25 @@ class SQLiteStore(Store):
 
     def _save(self, db: sqlite3.Connection, item: ReviewItem, expect: int | None) -> ReviewItem:
         """Insert (expect None) or compare-and-set update; returns the item with its new version."""
-        cols = (item.listing.platform, int(fields.flagged(item)), float(item.analysis.risk),
-                fields.due_ms(item), fields.epoch_ms(item.last_seen))
+        row = columns(item)
+        if not row["platform"]:
+            row["platform"] = ""             # NOT NULL in stores created by layout 3
+        values = [row[n] for n in ROW_NAMES]
         if expect is None:
-            db.execute("INSERT INTO items (id, version, platform, flagged, risk, due_ms, last_seen_ms)"
-                       " VALUES (?, 1, ?, ?, ?, ?, ?)", (item.id, *cols))
+            seq = db.execute(f"INSERT INTO items (id, version, {', '.join(ROW_NAMES)})"
+                             f" VALUES (?, 1, {', '.join('?' * len(ROW_NAMES))})", (item.id, *values)).lastrowid
             version = 1
         else:
-            cur = db.execute("UPDATE items SET version = version + 1, platform = ?, flagged = ?, risk = ?,"
-                             " due_ms = ?, last_seen_ms = ? WHERE id = ? AND version = ?",
-                             (*cols, item.id, expect))
-            if cur.rowcount != 1:
+            found = db.execute(f"UPDATE items SET version = version + 1, {', '.join(f'{n} = ?' for n in ROW_NAMES)}"
+                               " WHERE id = ? AND version = ? RETURNING seq", (*values, item.id, expect)).fetchall()
+            if len(found) != 1:
                 raise Conflict(item.id, self._load(db, item.id))
-            version = expect + 1
+            seq, version = found[0][0], expect + 1
+            db.execute("DELETE FROM bodies WHERE rowid = ?", (seq,))
+            db.execute("DELETE FROM item_values WHERE seq = ?", (seq,))
         db.execute("INSERT OR REPLACE INTO docs (id, doc) VALUES (?, ?)", (item.id, fields.to_json(item)))
-        seq = db.execute("SELECT seq FROM items WHERE id = ?", (item.id,)).fetchone()[0]
-        db.execute("DELETE FROM bodies WHERE rowid = ?", (seq,))
         db.execute("INSERT INTO bodies (rowid, body) VALUES (?, ?)", (seq, fields.body(item)))
-        db.execute("DELETE FROM item_terms WHERE item_id = ?", (item.id,))
-        db.executemany("INSERT INTO item_terms (key, value, item_id) VALUES (?, ?, ?)",
-                       [(k, v, item.id) for k, values in fields.filter_terms(item).items() for v in values])
+        db.executemany("INSERT INTO item_values (key, value, seq) VALUES (?, ?, ?)", multi_values(item, seq))
         return item.model_copy(update={"version": str(version)})
 
     def _upsert(self, db: sqlite3.Connection, item: ReviewItem) -> UpsertResult:
@@ -171,7 +264,11 @@ class SQLiteStore(Store):
 
     def upsert_many(self, items: Iterable[ReviewItem]) -> list[UpsertResult]:
         with self._write() as db:
-            return [self._upsert(db, item) for item in items]
+            results = [self._upsert(db, item) for item in items]
+            n = db.execute("SELECT max(seq) FROM items").fetchone()[0] or 0
+            if n >= ANALYZE_FROM and n > 2 * self._analyzed:    # the store grew: statistics are stale
+                self._analyze(db)
+        return results
 
     def get(self, item_id: str) -> ReviewItem:
         rows = self._read("SELECT d.doc, i.version FROM items i JOIN docs d ON d.id = i.id WHERE i.id = ?",
@@ -213,54 +310,97 @@ class SQLiteStore(Store):
         return iter([r[0] for r in rows])
 
     # -- search ----------------------------------------------------------------
-    def _where(self, query: Query) -> tuple[list[str], list[Any]]:
+    @staticmethod
+    def _where(query: Query, walk: str = "") -> tuple[list[str], list[Any]]:
+        """SQL conditions for a query. walk: the sort column whose index the page will walk; the other
+        conditions are then written `+col` so the planner checks them row by row instead of using
+        their own index and sorting everything they match."""
+        def col(name: str) -> str:
+            return f"+{name}" if walk and name != walk else name
+
         where, params = [], []
         if query.flagged_only:
-            where.append("flagged = 1")
+            where.append(f"{col('flagged')} = 1")
         if query.since is not None:
-            where.append("last_seen_ms >= ?")
+            where.append(f"{col('last_seen_ms')} >= ?")
             params.append(fields.epoch_ms(query.since))
         if query.until is not None:
-            where.append("last_seen_ms < ?")
+            where.append(f"{col('last_seen_ms')} < ?")
             params.append(fields.epoch_ms(query.until))
         if query.due_before is not None:
-            where.append("due_ms < ?")
+            where.append(f"{col('due_ms')} < ?")
             params.append(fields.epoch_ms(query.due_before))
         text = query.text.strip()
-        if text:
-            if len(text) >= 3 and not any(c in text for c in "%_\\"):
-                # the trigram index answers this LIKE; it cannot with ESCAPE or under 3 characters
-                where.append("seq IN (SELECT rowid FROM bodies WHERE body LIKE ?)")
-                params.append(f"%{text}%")
-            else:
-                escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                where.append("seq IN (SELECT rowid FROM bodies WHERE body LIKE ? ESCAPE '\\')")
-                params.append(f"%{escaped}%")
+        if len(text) >= 3:
+            # a quoted phrase on the trigram index is a substring lookup that never reads the text
+            where.append(f"{col('seq')} IN (SELECT rowid FROM bodies WHERE bodies MATCH ?)")
+            params.append('"' + text.replace('"', '""') + '"')
+        elif text:
+            # one or two characters have no trigram: scan (a few hundred ms at 100,000 items)
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(f"{col('seq')} IN (SELECT rowid FROM bodies WHERE body LIKE ? ESCAPE '\\')")
+            params.append(f"%{escaped}%")
         for key, values in query.filters.items():
-            values = [str(v) for v in values]
             if not values:
                 continue
-            marks = ", ".join("?" * len(values))
-            where.append(f"id IN (SELECT item_id FROM item_terms WHERE key = ? AND value IN ({marks}))")
-            params.extend([key, *values])
+            values = [str(v) for v in values if str(v)]
+            if not values:                   # only empty values: no item has an empty value
+                where.append("0")
+            elif key == "severity":
+                where.append("(severity_mask & ?) != 0")
+                params.append(sum(SEVERITY_BITS.get(v, 0) for v in values))
+            elif key in COLUMNS:
+                where.append(f"{col(key)} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+            else:
+                where.append(f"{col('seq')} IN (SELECT seq FROM item_values WHERE key = ? AND value IN "
+                             f"({', '.join('?' * len(values))}))")
+                params.extend([key, *values])
         return where, params
+
+    def _counts(self, base: str, params: list[Any], facets: tuple[str, ...]) -> tuple[int, dict]:
+        """Total and facet counts of the filtered set: one pass for the column keys, one for the others."""
+        counts: dict[str, dict[str, int]] = {key: {} for key in facets}
+        cols = [k for k in dict.fromkeys(facets) if k in COLUMNS]
+        group = [*cols, "severity_mask"] if "severity" in facets else cols
+        total = 0
+        select = ", ".join([*group, "COUNT(*)"])
+        group_by = f" GROUP BY {', '.join(group)}" if group else ""
+        for row in self._read(f"SELECT {select} FROM items WHERE {base}{group_by}", params):
+            n = row[-1]
+            total += n
+            for key, value in zip(group, row):
+                if key == "severity_mask":
+                    for name, bit in SEVERITY_BITS.items():
+                        if value & bit:
+                            counts["severity"][name] = counts["severity"].get(name, 0) + n
+                elif value:
+                    counts[key][value] = counts[key].get(value, 0) + n
+        multi = [k for k in dict.fromkeys(facets) if k in MULTI]
+        if multi:
+            rows = self._read(f"SELECT key, value, COUNT(*) FROM item_values WHERE key IN "
+                              f"({', '.join('?' * len(multi))}) AND seq IN (SELECT seq FROM items WHERE {base})"
+                              f" GROUP BY key, value", [*multi, *params])
+            for key, value, n in rows:
+                counts[key][value] = n
+        return total, {key: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for key, c in counts.items()}
 
     def search(self, query: Query) -> Page:
         fields.check_query(query)
         where, params = self._where(query)
         base = " AND ".join(where) or "1"
-        total = self._read(f"SELECT COUNT(*) FROM items WHERE {base}", params)[0][0]
-        facets = {}
-        for key in query.facets:
-            rows = self._read(f"SELECT value, COUNT(*) FROM item_terms WHERE key = ? AND item_id IN "
-                              f"(SELECT id FROM items WHERE {base}) GROUP BY value", [key, *params])
-            facets[key] = dict(sorted(rows, key=lambda r: (-r[1], r[0])))
+        total, facets = self._counts(base, params, tuple(query.facets))
         column, direction = SORT_COLUMNS[query.sort]
+        if total > WALK_FROM:
+            # many matches: walking the sort index finds a page's worth quickly; few: the planner's
+            # choice (filter index, then sort the few) is the fast one
+            where, params = self._where(query, walk=column)
         page_where, page_params = list(where), list(params)
         if query.after is not None:
             value, last_id = query.after
-            cmp = "<" if direction == "DESC" else ">"
-            page_where.append(f"({column} {cmp} ? OR ({column} = ? AND id > ?))")
+            # "<=" bounds the index range; the OR then drops the ties already shown
+            near, far = ("<=", "<") if direction == "DESC" else (">=", ">")
+            page_where.append(f"{column} {near} ? AND ({column} {far} ? OR id > ?)")
             page_params.extend([value, value, last_id])
         rows = self._read(f"SELECT id, version, {column} FROM items WHERE {' AND '.join(page_where) or '1'}"
                           f" ORDER BY {column} {direction}, id ASC LIMIT ?", [*page_params, query.size + 1])
