@@ -112,10 +112,10 @@ def main() -> int:
     print(f"raw Aho-Corasick (ahocorasick_rs){rate['aho']:9.0f} listings/s")
     print(f"raw Aho-Corasick (pyahocorasick){rate['pyaho']:10.0f} listings/s")
     print(f"full / regex = {rate['full'] / rate['regex']:.2f}x (target >= 0.5x)   "
-          f"full / aho = {rate['full'] / rate['aho']:.2f}x")
+          f"full / aho = {rate['full'] / rate['aho']:.3f}x")
     print(f"crawl mix ({len(listings)} eval + {len(clean)} claim-free demo listings): "
           f"full {rate['mix_full']:.0f}/s, full / regex = {rate['mix_full'] / rate['mix_regex']:.2f}x, "
-          f"full / aho = {rate['mix_full'] / rate['mix_aho']:.2f}x")
+          f"full / aho = {rate['mix_full'] / rate['mix_aho']:.3f}x")
     return 0
 
 

@@ -13,7 +13,7 @@ from shian.store import Conflict, Store
 
 def signature(analysis: Analysis) -> tuple:
     """What a reviewer would see change: the findings and both verdicts."""
-    return ([(f.type, f.field, f.start, f.end, f.rule_id) for f in analysis.findings],
+    return ([(f.type, f.field, f.start, f.end, f.rule_id, f.severity, f.list_version) for f in analysis.findings],
             analysis.licence.verdict if analysis.licence else None,
             analysis.health_reg.verdict if analysis.health_reg else None)
 

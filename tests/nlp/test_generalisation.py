@@ -241,3 +241,41 @@ def test_claims_in_a_later_sentence_than_a_drug_keep_their_own_type(listing):
     text = "含西地那非。补肾壮阳，三天见效"
     types = {f.type for f in nlp.detect(listing(text)).findings}
     assert {"illegal_additive", "unapproved_function", "efficacy_guarantee"} <= types
+
+
+# -- broader families -------------------------------------------------------------------
+@pytest.mark.parametrize("text,kind", [
+    ("颈椎不好、腰椎不好的人都适合", "disease_claim"),
+    ("胃不好的喝一段时间，胃就不反酸了", "disease_claim"),
+    ("对前列腺有很好的保养作用", "disease_claim"),
+    ("能把血管里的垃圾清理干净", "disease_claim"),
+    ("糖友们放心吃", "disease_claim"),
+    ("肝功能指标都正常了", "disease_claim"),
+    ("帮助术后伤口愈合", "disease_claim"),
+    ("提高机体免疫力", "health_function_on_ordinary_food"),
+    ("燃烧多余脂肪", "health_function_on_ordinary_food"),
+    ("改善您的睡眠", "health_function_on_ordinary_food"),
+    ("排出体内重金属", "health_function_on_ordinary_food"),
+    ("调理五脏六腑", "unapproved_function"),
+    ("一喝就见效", "efficacy_guarantee"),
+])
+def test_broader_families(listing, text, kind):
+    r = nlp.detect(listing(text))
+    assert kind in {f.type for f in r.findings}, [(f.type, f.text) for f in r.findings]
+
+
+def test_question_answered_yes_is_a_claim(listing):
+    text = "问：高血压能喝吗？答（客服）：可以的，喝一个月血压就降下来了"
+    assert "disease_claim" in {f.type for f in nlp.detect(listing(text)).findings}
+
+
+def test_registered_function_described_in_everyday_words_is_allowed(listing):
+    r = nlp.detect(listing("本品有助于增强免疫力，提高机体抵抗力", category="保健食品", reg="国食健注G20190457"),
+                   approved_functions=["增强免疫力"])
+    assert r.findings == []
+
+
+def test_visual_fatigue_is_not_physical_fatigue(listing):
+    r = nlp.detect(listing("本品经注册的保健功能：缓解视觉疲劳", category="保健食品", reg="国食健注G20190457"),
+                   approved_functions=["缓解视觉疲劳"])
+    assert r.findings == []

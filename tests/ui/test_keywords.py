@@ -9,7 +9,6 @@ import re
 import shutil
 import threading
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
