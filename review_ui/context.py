@@ -106,12 +106,12 @@ def audit(action: str, target: str = "", details: dict | None = None, batch_id: 
 
 
 def audit_decisions(item, decisions: list[dict], submitted: bool, batch_id: str = "") -> None:
-    findings = item.analysis.findings
     for d in decisions:
         details = {"action": d["action"], "reason_code": d.get("reason_code", ""), "note": d.get("note", "")}
         if d["target"].startswith("finding:"):
-            f = findings[int(d["target"].split(":")[1])]
-            details.update(rule_id=f.rule_id, type=f.type, severity=f.severity, list_version=f.list_version)
+            f = item.analysis.finding(d["target"])
+            if f is not None:
+                details.update(rule_id=f.rule_id, type=f.type, severity=f.severity, list_version=f.list_version)
         audit("decide", f"item:{item.id}", {"target": d["target"], **details}, batch_id=batch_id)
     if submitted:
         audit("submit", f"item:{item.id}", {"status": item.review.status, "outcome": item.review.outcome,

@@ -96,7 +96,7 @@ def show(item_id: str):
     target_rows = []
     for t in targets(item):
         if t.key.startswith("finding:"):
-            finding = item.analysis.findings[int(t.key.split(":")[1])]
+            finding = item.analysis.finding(t.key)
         else:
             finding = None
         target_rows.append({"target": t, "finding": finding, "decision": decided.get(t.key),

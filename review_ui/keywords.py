@@ -97,9 +97,8 @@ def precision(c: Context) -> dict[str, dict]:
                 if d.target.startswith("finding:"):
                     latest[d.target] = d.action
             for target, action in latest.items():
-                try:
-                    finding = item.analysis.findings[int(target.split(":", 1)[1])]
-                except (ValueError, IndexError):
+                finding = item.analysis.finding(target)
+                if finding is None:
                     continue
                 if action in ("confirm", "dismiss"):
                     r = counts.setdefault(finding.rule_id, [0, 0])

@@ -107,7 +107,7 @@ def document() -> dict:
                                          "lease_until": {"type": "string", "format": "date-time"},
                                          "status": {"type": "string"}, "version": {"type": "string"}}},
                 "Decision": {"type": "object", "required": ["target", "action", "reason_code"],
-                             "properties": {"target": {"type": "string", "example": "finding:0"},
+                             "properties": {"target": {"type": "string", "example": "finding:disease.cure@text:12-18"},
                                             "action": {"type": "string", "enum": ["confirm", "dismiss", "need_info"]},
                                             "reason_code": {"type": "string"}, "note": {"type": "string"}}},
                 "DecideRequest": {"type": "object", "required": ["decisions"],

@@ -109,14 +109,14 @@ class Reasons:
 # -- targets and decisions -------------------------------------------------------------
 @dataclass
 class Target:
-    key: str              # finding:<i> | licence | health_reg
+    key: str              # finding:<Finding.key> | licence | health_reg
     kind: str             # finding type or verdict kind (for reason codes)
     severity: str         # high | medium | low
 
 
 def targets(item: ReviewItem) -> list[Target]:
     """What a reviewer must decide on: every finding, and every verdict that is not ok."""
-    out = [Target(f"finding:{i}", f.type, f.severity) for i, f in enumerate(item.analysis.findings)]
+    out = [Target(f"finding:{f.key}", f.type, f.severity) for f in item.analysis.findings]
     for kind in VERDICT_TARGETS:
         verdict = getattr(item.analysis, kind)
         if verdict is not None and verdict.verdict not in OK_VERDICTS[kind]:
@@ -298,8 +298,8 @@ class Workflow:
 
     def _label(self, item: ReviewItem, key: str) -> str:
         if key.startswith("finding:"):
-            i = int(key.split(":")[1])
-            return f"发现 {i + 1}（{item.analysis.findings[i].text[:20]}）"
+            finding = item.analysis.finding(key)
+            return f"发现（{finding.text[:20] if finding else '已不存在'}）"
         return {"licence": "许可证核验", "health_reg": "保健食品注册核验"}.get(key, key)
 
     def _finish(self, item: ReviewItem, user: str, role: str, now: datetime, batch_id: str) -> None:

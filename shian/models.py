@@ -126,6 +126,11 @@ class Finding(BaseModel):
     evasion: list[str] = []          # how the text was disguised, e.g. ["traditional", "separator"]
     offset_s: float | None = None    # live captions: seconds into the room
 
+    @property
+    def key(self) -> str:
+        """Stable name of this finding, so decisions survive a re-scan that adds or drops others."""
+        return f"{self.rule_id}@{self.field}:{self.start}-{self.end}"
+
 
 class Verdict(BaseModel):
     kind: Literal["licence", "health_reg"]
@@ -145,6 +150,11 @@ class Analysis(BaseModel):
     risk: float = 0.0
     analyzed_at: datetime = Field(default_factory=utcnow)
 
+    def finding(self, key: str) -> Finding | None:
+        """The finding a decision target "finding:<key>" names, if it is still there."""
+        key = key.removeprefix("finding:")
+        return next((f for f in self.findings if f.key == key), None)
+
     @property
     def flagged(self) -> bool:
         return bool(self.findings) or (self.licence is not None and self.licence.verdict != "ok") or \
@@ -152,7 +162,7 @@ class Analysis(BaseModel):
 
 
 class Decision(BaseModel):
-    target: str                      # "finding:<index>", "licence", "health_reg", "item"
+    target: str                      # "finding:<Finding.key>", "licence", "health_reg", "item"
     action: Literal["confirm", "dismiss", "need_info", "escalate", "approve", "reject"]
     reason_code: str = ""
     note: str = ""
