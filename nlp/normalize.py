@@ -126,6 +126,10 @@ _TONES = {ord(c): b for b, cs in (("a", "āáǎà"), ("e", "ēéěè"), ("i", "�
                                   ("v", "üǖǘǚǜ")) for c in cs}
 _NFKC.update(_TONES)
 # vertical text: a line holding one Chinese character (降\n血\n压); three or more in a row are one word
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# three or more single characters, each set off by a comma (降，糖，神，器)
+_SPELLED_RUN = re.compile(f"(?<![{_CJK}a-z0-9])[{_CJK}](?:[ \t\u3000]*[,、][ \t\u3000]*[{_CJK}]){{2,}}(?![{_CJK}a-z0-9])")
+_SPELLED_GAP = re.compile("[ \t\u3000]*[,、][ \t\u3000]*")
 _ONE_CHAR_LINE = re.compile("(?m)^[ \t\u3000]*[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][ \t\u3000]*$")
 
 
@@ -212,7 +216,7 @@ class Normalizer:
             if len(simple) != len(conv):   # phrase-level conversion changed length: go char by char
                 simple = "".join(c2 if len(c2 := _t2s().convert(c)) == 1 else c for c in conv)
         drops = [m.span() for m in self._drop_re.finditer(simple)] if self._drop_runs.search(simple) else []
-        if "\n" in simple:
+        if "\n" in simple or "," in simple or "、" in simple:
             drops = _vertical_drops(simple, drops)
         if drops:
             pieces, keep_from = [], 0
@@ -262,9 +266,12 @@ class Normalizer:
 
 
 def _vertical_drops(simple: str, drops: list) -> list:
-    """Add the line breaks (and blanks around them) inside runs of one-character lines."""
-    lines = [m.span() for m in _ONE_CHAR_LINE.finditer(simple)]
+    """Add the line breaks (and blanks around them) inside runs of one-character lines, and the
+    commas inside a word spelled out one character at a time (降，糖，神，器)."""
+    lines = [m.span() for m in _ONE_CHAR_LINE.finditer(simple)] if "\n" in simple else []
     extra, run = [], []
+    for m in _SPELLED_RUN.finditer(simple):
+        extra += [g.span() for g in _SPELLED_GAP.finditer(simple, m.start(), m.end())]
     for span in lines + [(-2, -2)]:
         if run and span[0] == run[-1][1] + 1:
             run.append(span)

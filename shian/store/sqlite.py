@@ -384,9 +384,14 @@ class SQLiteStore(Store):
             where.append(f"{col('seq')} IN (SELECT rowid FROM bodies WHERE bodies MATCH ?)")
             params.append('"' + text.replace('"', '""') + '"')
         elif text:
-            # one or two characters have no trigram: scan (a few hundred ms at 100,000 items)
+            # one or two characters have no trigram: scan the index's own copy of the text (bodies_content,
+            # FTS5's documented content table), which is faster than LIKE through the virtual table;
+            # a page walking the sort index checks row by row and stops when it is full
             escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append(f"{col('seq')} IN (SELECT rowid FROM bodies WHERE body LIKE ? ESCAPE '\\')")
+            if walk:
+                where.append("(SELECT c0 FROM bodies_content WHERE id = items.seq) LIKE ? ESCAPE '\\'")
+            else:
+                where.append("seq IN (SELECT id FROM bodies_content WHERE c0 LIKE ? ESCAPE '\\')")
             params.append(f"%{escaped}%")
         for key, values in query.filters.items():
             if not values:
@@ -406,25 +411,41 @@ class SQLiteStore(Store):
                 params.extend([key, *values])
         return where, params
 
-    def _counts(self, base: str, params: list[Any], facets: tuple[str, ...]) -> tuple[int, dict]:
-        """Total and facet counts of the filtered set: one pass for the column keys, one for the others."""
-        counts: dict[str, dict[str, int]] = {key: {} for key in facets}
-        cols = [k for k in dict.fromkeys(facets) if k in COLUMNS]
-        group = [*cols, "severity_mask"] if "severity" in facets else cols
+    def _tally(self, source: str, params: list[Any], facets: tuple[str, ...]) -> tuple[int, dict]:
+        """Total and facet counts over `source` (rows of facet columns with a count n), as one
+        UNION ALL of small GROUP BYs, so only a handful of rows come back to Python."""
+        wanted = list(dict.fromkeys(facets))
+        parts = ["SELECT '', '', SUM(n) FROM c"]
+        for key in wanted:
+            if key in COLUMNS:
+                parts.append(f"SELECT '{key}', {key}, SUM(n) FROM c GROUP BY {key}")
+            elif key == "claim_type":        # few distinct combinations: split them here
+                parts.append("SELECT 'claim_type', claim_types, SUM(n) FROM c GROUP BY claim_types")
+        if "severity" in wanted:
+            parts += [f"SELECT 'severity', '{name}', SUM(n) FROM c WHERE severity_mask & {bit}"
+                      for name, bit in SEVERITY_BITS.items()]
+        counts: dict[str, dict[str, int]] = {key: {} for key in wanted}
         total = 0
-        select = ", ".join([*group, "COUNT(*)"])
-        group_by = f" GROUP BY {', '.join(group)}" if group else ""
-        for row in self._read(f"SELECT {select} FROM items WHERE {base}{group_by}", params):
-            n = row[-1]
-            total += n
-            for key, value in zip(group, row):
-                if key == "severity_mask":
-                    for name, bit in SEVERITY_BITS.items():
-                        if value & bit:
-                            counts["severity"][name] = counts["severity"].get(name, 0) + n
-                elif value:
-                    counts[key][value] = counts[key].get(value, 0) + n
-        multi = [k for k in dict.fromkeys(facets) if k in MULTI]
+        for key, value, n in self._read(f"WITH c AS MATERIALIZED ({source}) {' UNION ALL '.join(parts)}", params):
+            if not key:
+                total = n or 0
+            elif n and value:
+                for one in (value.split(SEP) if key == "claim_type" else [value]):
+                    counts[key][one] = counts[key].get(one, 0) + n
+        return total, counts
+
+    def _counts(self, query: Query, base: str, params: list[Any]) -> tuple[int, dict]:
+        """Total and facet counts of the filtered items; from item_counts when it can answer."""
+        facets = tuple(query.facets)
+        cols = ", ".join(CUBE)
+        if self._countable(query):
+            where, cube_params = self._cube_where(query)
+            total, counts = self._tally(f"SELECT {cols}, n FROM item_counts WHERE {where}", cube_params, facets)
+        elif facets:
+            total, counts = self._tally(f"SELECT {cols}, 1 AS n FROM items WHERE {base}", params, facets)
+        else:
+            total, counts = self._read(f"SELECT COUNT(*) FROM items WHERE {base}", params)[0][0], {}
+        multi = [k for k in dict.fromkeys(facets) if k in MULTI and k != "claim_type"]
         if multi:
             rows = self._read(f"SELECT key, value, COUNT(*) FROM item_values WHERE key IN "
                               f"({', '.join('?' * len(multi))}) AND seq IN (SELECT seq FROM items WHERE {base})"
@@ -435,60 +456,38 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _countable(query: Query) -> bool:
-        """Whether item_counts can answer the query's total and facets (no text, times or narrow keys)."""
+        """Whether item_counts can answer the total and facets (no text, times or narrow keys)."""
         return not (query.text.strip() or query.since or query.until or query.due_before) and \
             all(k in CUBE_KEYS for k, v in query.filters.items() if v) and all(k in CUBE_KEYS for k in query.facets)
 
-    def _cube_counts(self, query: Query) -> tuple[int, dict]:
-        """Total and facet counts from item_counts: one small read instead of a pass over the items."""
+    @staticmethod
+    def _cube_where(query: Query) -> tuple[str, list[Any]]:
         where, params = ["n > 0"], []
         if query.flagged_only:
             where.append("flagged = 1")
-        claim_types: set[str] = set()
         for key, values in query.filters.items():
-            values = [str(v) for v in values if str(v)] if values else None
-            if values is None:
+            if not values:
                 continue
+            values = [str(v) for v in values if str(v)]
             if not values:
                 where.append("0")
             elif key == "severity":
                 where.append("(severity_mask & ?) != 0")
                 params.append(sum(SEVERITY_BITS.get(v, 0) for v in values))
             elif key == "claim_type":
-                claim_types = set(values)
+                where.append("(" + " OR ".join(["instr(char(31) || claim_types || char(31), ?) > 0"] * len(values))
+                             + ")")
+                params.extend(f"{SEP}{v}{SEP}" for v in values)
             else:
                 where.append(f"{key} IN ({', '.join('?' * len(values))})")
                 params.extend(values)
-        names = ("status", "platform", "kind", "licence_verdict", "health_reg_verdict", "region")
-        counts: dict[str, dict[str, int]] = {key: {} for key in query.facets}
-        total = 0
-        for row in self._read(f"SELECT {', '.join(names)}, severity_mask, claim_types, n FROM item_counts"
-                              f" WHERE {' AND '.join(where)}", params):
-            types = row[7].split(SEP) if row[7] else []
-            if claim_types and claim_types.isdisjoint(types):
-                continue
-            n = row[8]
-            total += n
-            for key, value in zip(names, row):
-                if key in counts and value:
-                    counts[key][value] = counts[key].get(value, 0) + n
-            if "severity" in counts:
-                for name, bit in SEVERITY_BITS.items():
-                    if row[6] & bit:
-                        counts["severity"][name] = counts["severity"].get(name, 0) + n
-            if "claim_type" in counts:
-                for value in types:
-                    counts["claim_type"][value] = counts["claim_type"].get(value, 0) + n
-        return total, {key: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for key, c in counts.items()}
+        return " AND ".join(where), params
 
     def search(self, query: Query) -> Page:
         fields.check_query(query)
         where, params = self._where(query)
         base = " AND ".join(where) or "1"
-        if self._countable(query):
-            total, facets = self._cube_counts(query)
-        else:
-            total, facets = self._counts(base, params, tuple(query.facets))
+        total, facets = self._counts(query, base, params)
         column, direction = SORT_COLUMNS[query.sort]
         if total > WALK_FROM:
             # many matches: walking the sort index finds a page's worth quickly; few: the planner's

@@ -41,3 +41,8 @@ def make_item(n: int, platform: str = "shop", title: str | None = None, text: st
     item = ReviewItem.new(listing, analysis)
     item.review.due = (seen or datetime.now(timezone.utc)) + timedelta(hours=24)
     return item
+
+
+def finding_target(item, i: int) -> str:
+    """The decision target naming the item's i-th finding."""
+    return "finding:" + item.analysis.findings[i].key

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from shian.audit import AuditLog
 from shian.cli import main
 from shian.users import Users
-from tests.ui.data import make_item
+from tests.ui.data import finding_target, make_item
 
 
 def test_audit_chain_detects_a_changed_and_a_deleted_event(tmp_path):
@@ -75,7 +75,7 @@ def test_every_decision_is_audited_and_the_viewer_verifies_the_chain(app, store,
     li = login("li")
     li.api("POST", f"/api/v1/items/{item.id}/claim")
     li.api("POST", f"/api/v1/items/{item.id}/decide", {"submit": True, "decisions": [
-        {"target": "finding:0", "action": "confirm", "reason_code": "fsl71_disease_function"},
+        {"target": finding_target(item, 0), "action": "confirm", "reason_code": "fsl71_disease_function"},
         {"target": "licence", "action": "confirm", "reason_code": "licence_forged"}]})
     events = AuditLog(settings.data_dir).events(target=f"item:{item.id}", newest_first=False)
     assert [e.action for e in events] == ["claim", "decide", "decide", "submit"]

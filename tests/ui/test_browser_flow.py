@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.ui.conftest import browser_login
-from tests.ui.data import make_item
+from tests.ui.data import finding_target, make_item
 from tests.ui.server import serving
 
 pytestmark = pytest.mark.browser
@@ -30,14 +30,15 @@ def test_reviewer_decides_and_escalates_then_a_lead_approves(app, store, browser
         page.wait_for_selector("[data-claim]")
         page.click("[data-claim]")
         page.wait_for_selector("#decide-form")
+        f0, f1 = finding_target(target, 0), finding_target(target, 1)
         assert "认领人：li" in page.inner_text(".claim-bar")
         # the finding is highlighted in place, escaped text around it
         assert page.inner_text("mark#hit-0") == "降血糖"
-        page.check("fieldset[data-target='finding:0'] input[value=confirm]")
-        page.select_option("fieldset[data-target='finding:0'] select", "fsl71_disease_function")
-        page.check("fieldset[data-target='finding:1'] input[value=dismiss]")
-        page.select_option("fieldset[data-target='finding:1'] select", "not_a_claim_context")
-        page.fill("fieldset[data-target='finding:1'] input[name^=note]", "属于配料说明")
+        page.check(f"fieldset[data-target='{f0}'] input[value=confirm]")
+        page.select_option(f"fieldset[data-target='{f0}'] select", "fsl71_disease_function")
+        page.check(f"fieldset[data-target='{f1}'] input[value=dismiss]")
+        page.select_option(f"fieldset[data-target='{f1}'] select", "not_a_claim_context")
+        page.fill(f"fieldset[data-target='{f1}'] input[name^=note]", "属于配料说明")
         page.check("fieldset[data-target=licence] input[value=confirm]")
         page.select_option("fieldset[data-target=licence] select", "licence_forged")
         page.click("button[value=save]")
@@ -48,7 +49,7 @@ def test_reviewer_decides_and_escalates_then_a_lead_approves(app, store, browser
         stored = store.get(target.id)
         assert stored.review.status == "escalated"
         assert {d.target: d.action for d in stored.review.decisions if d.target != "item"} == {
-            "finding:0": "confirm", "finding:1": "dismiss", "licence": "confirm"}
+            f0: "confirm", f1: "dismiss", "licence": "confirm"}
 
         lead = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
         try:
@@ -100,6 +101,6 @@ def test_keyboard_only_triage_of_three_items(app, store, page):
         assert stored.review.status == "decided", stored.review
         assert stored.review.outcome == "violation"
         actions = {d.target: (d.action, d.reason_code) for d in stored.review.decisions}
-        assert actions["finding:0"] == ("confirm", "reg38_ordinary_health_claim")
-        assert actions["finding:1"][0] == "dismiss"
+        assert actions[finding_target(item, 0)] == ("confirm", "reg38_ordinary_health_claim")
+        assert actions[finding_target(item, 1)][0] == "dismiss"
         assert actions["licence"] == ("confirm", "licence_missing")

@@ -11,7 +11,7 @@ import pytest
 
 from shian.audit import AuditLog
 from shian.users import Users
-from tests.ui.data import make_item
+from tests.ui.data import finding_target, make_item
 from tests.ui.server import serving
 
 
@@ -86,7 +86,7 @@ def test_an_expired_lease_returns_the_item(app, store, login):
     assert back.review.status == "new" and back.review.assignee == ""
     # the first holder can no longer decide on it
     refused = li.api("POST", f"/api/v1/items/{a.id}/decide",
-                     {"decisions": [{"target": "finding:0", "action": "confirm",
+                     {"decisions": [{"target": finding_target(a, 0), "action": "confirm",
                                      "reason_code": "fsl71_disease_function"}]})
     assert refused.status_code == 409 and refused.get_json()["holder"] == "wang"
 
@@ -113,18 +113,18 @@ def test_decisions_need_a_legal_reason_and_a_note_to_dismiss_high_severity(app, 
     li = login("li")
     assert decide(li, item.id, []).status_code == 409          # not claimed yet
     li.api("POST", f"/api/v1/items/{item.id}/claim")
-    wrong_basis = decide(li, item.id, [{"target": "finding:0", "action": "confirm",
+    wrong_basis = decide(li, item.id, [{"target": finding_target(item, 0), "action": "confirm",
                                         "reason_code": "adlaw9_3_absolute"}])   # absolute-term code on a disease claim
     assert wrong_basis.status_code == 400 and "理由" in wrong_basis.get_json()["message"]
-    no_note = decide(li, item.id, [{"target": "finding:0", "action": "dismiss", "reason_code": "detection_error"}])
+    no_note = decide(li, item.id, [{"target": finding_target(item, 0), "action": "dismiss", "reason_code": "detection_error"}])
     assert no_note.status_code == 400 and "说明" in no_note.get_json()["message"]
     assert store.get(item.id).review.decisions == []           # refused requests change nothing
-    ok = decide(li, item.id, [{"target": "finding:0", "action": "dismiss", "reason_code": "detection_error",
+    ok = decide(li, item.id, [{"target": finding_target(item, 0), "action": "dismiss", "reason_code": "detection_error",
                                "note": "“降血糖”出现在商品名“降血糖茶”的警示语里"}])
     assert ok.status_code == 200
     incomplete = decide(li, item.id, [], submit=True)
     assert incomplete.status_code == 400 and "未处理" in incomplete.get_json()["message"]
-    done = decide(li, item.id, [{"target": "finding:1", "action": "dismiss", "reason_code": "gb28050_wording"},
+    done = decide(li, item.id, [{"target": finding_target(item, 1), "action": "dismiss", "reason_code": "gb28050_wording"},
                                 {"target": "licence", "action": "dismiss", "reason_code": "registry_outdated"}],
                   submit=True)
     assert done.status_code == 200
@@ -138,8 +138,8 @@ def test_four_eyes_sends_a_confirmed_high_severity_item_to_a_different_lead(app,
     zhang, chen, li = login("zhang"), login("chen"), login("li")
     zhang.api("POST", f"/api/v1/items/{item.id}/claim")
     done = decide(zhang, item.id, [
-        {"target": "finding:0", "action": "confirm", "reason_code": "fsl71_disease_function"},
-        {"target": "finding:1", "action": "need_info", "reason_code": "need_label_photo"},
+        {"target": finding_target(item, 0), "action": "confirm", "reason_code": "fsl71_disease_function"},
+        {"target": finding_target(item, 1), "action": "need_info", "reason_code": "need_label_photo"},
         {"target": "licence", "action": "confirm", "reason_code": "licence_forged"}], submit=True)
     assert done.status_code == 200
     stored = store.get(item.id)

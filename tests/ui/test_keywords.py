@@ -19,7 +19,7 @@ from shian.models import Decision, Listing, Shop
 from shian.pipeline import Pipeline
 from shian.settings import CONFIG_DIR
 from tests.ui.conftest import browser_login
-from tests.ui.data import make_item
+from tests.ui.data import finding_target, make_item
 from tests.ui.server import serving
 
 STAR = "星光因子"           # a made-up claim no shipped list knows
@@ -228,7 +228,7 @@ def test_precision_per_entry_comes_from_decisions_on_its_findings(app, store, lo
         item = make_item(n, claims=[("降血糖", "disease_claim", "high")])
         item.analysis.findings[0].rule_id = "disease.lower_sugar"
         item.review.status = "decided"
-        item.review.decisions = [Decision(target="finding:0", action=action, user="li")]
+        item.review.decisions = [Decision(target=finding_target(item, 0), action=action, user="li")]
         store.upsert(item)
     store.refresh()
     html = login("zhao").get("/keywords/disease").get_data(as_text=True)
