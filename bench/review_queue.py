@@ -122,15 +122,14 @@ def main() -> None:
     headers = {"X-CSRFToken": token}
 
     def ok(response):
-        assert response.status_code == 200, response.status_code
+        assert response.status_code == 200, (response.status_code, response.get_data(as_text=True)[:300])
         return response
 
     # candidates for claims and decisions: fresh items nobody holds
     fresh = store.search(Query(filters={"status": ["new"], "claim_type": ["disease_claim"]},
                                size=args.repeat * 2 + 10)).items
     ids = iter(i.id for i in fresh)
-    disease_at = {i.id: next(n for n, f in enumerate(i.analysis.findings) if f.type == "disease_claim")
-                  for i in fresh}
+    disease_at = {i.id: next(f.key for f in i.analysis.findings if f.type == "disease_claim") for i in fresh}
     claimed: list[str] = []
 
     def claim():

@@ -23,12 +23,13 @@ BLOCK_HOSTS: tuple[str, ...] = ()
 RECORDED_TYPES = ("document", "script", "stylesheet", "xhr", "fetch")
 
 SCROLL_JS = """
-async ({end, maxScrolls, stepMs, idleMs}) => {
+async ({end, maxScrolls, stepMs, idleMs, nudges}) => {
   const sleep = (ms) => new Promise(r => setTimeout(r, ms));
-  let scrolls = 0;
+  let scrolls = 0, idle = 0;
   while (scrolls < maxScrolls) {
     if (end && document.querySelector(end)) return {scrolls, end: true};
     const height = document.body.scrollHeight;
+    if (idle) window.scrollTo(0, Math.max(0, height - 2 * window.innerHeight));  // nudge: leave the bottom
     window.scrollTo(0, height);
     scrolls++;
     let waited = 0;
@@ -36,7 +37,9 @@ async ({end, maxScrolls, stepMs, idleMs}) => {
       if (end && document.querySelector(end)) return {scrolls, end: true};
       await sleep(stepMs); waited += stepMs;
     }
-    if (document.body.scrollHeight === height) return {scrolls, end: false};
+    // a slow answer or a missed intersection: nudge and wait again before giving up
+    idle = document.body.scrollHeight === height ? idle + 1 : 0;
+    if (idle > nudges) return {scrolls, end: false};
   }
   return {scrolls, end: false};
 }
@@ -95,7 +98,8 @@ async def render(page, wait_for: str = "", scroll_until: str = "", max_scrolls: 
         await page.wait_for_selector(wait_for, state="attached", timeout=timeout_ms)
     if scroll_until:
         result = await page.evaluate(SCROLL_JS, {"end": scroll_until, "maxScrolls": max_scrolls,
-                                                 "stepMs": 50, "idleMs": min(timeout_ms, 10000)})
+                                                 "stepMs": 50, "idleMs": min(timeout_ms, 10000),
+                                                 "nudges": 3})
         _step(steps, "scroll", f"{result['scrolls']} scrolls, end reached: {result['end']}")
         out["scroll_end"] = result["end"]
     if screenshot:

@@ -174,6 +174,23 @@ def _unanswered_question(text: str, start: int, end: int, ctx) -> bool:
     return any(w in clause for w in ctx.ask_words)
 
 
+def _adult_consumer(text: str, start: int, end: int, ctx) -> bool:
+    """A child-directed match whose clause names an adult consumer first (成人也能长高,
+    孕妇吃了宝宝聪明): the claim is aimed at adults, so it is not minors_targeting."""
+    lo = start
+    while lo > 0 and text[lo - 1] not in ctx.clause_breaks:
+        lo -= 1
+    for marker in ctx.adult_markers:
+        i = text.find(marker, lo, end)
+        if i < 0 or i >= start:
+            continue
+        after = i + len(marker)            # 大学生 is an adult, and the 学生 in it no child
+        if text[after:after + 1] in ("吃", "喝", "服", "食", "用", "补") or \
+                not any(w in text[max(start, after):end] for w in ctx.child_words):
+            return True
+    return False
+
+
 def _may_start_inside_word(h, text: str, breaks: str) -> bool:
     """A short literal match that a jieba word could swallow: it follows a Chinese character
     (so it does not start its clause; jieba words never span clause breaks)."""
@@ -273,6 +290,8 @@ def claim_context(doc: Doc) -> Doc:
         if h.entry.negatable and (_negated(text, h.start, ctx, negation) or
                                   _warning_after(text, h.end, ctx, warning) or
                                   _unanswered_question(text, h.start, h.end, ctx)):
+            continue
+        if h.entry.type == "minors_targeting" and _adult_consumer(text, h.start, h.end, ctx):
             continue
         if _may_start_inside_word(h, text, ctx.clause_breaks) and _inside_word(text, h.start, words):
             continue

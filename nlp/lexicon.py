@@ -419,6 +419,8 @@ class Context:
     ask_words: list[str] = field(default_factory=list)      # a question that asks (能...吗)
     answer_yes: list[str] = field(default_factory=list)
     answer_no: list[str] = field(default_factory=list)
+    adult_markers: list[str] = field(default_factory=list)  # the consumer is an adult (成人, 孕妇吃了)
+    child_words: list[str] = field(default_factory=list)
     clause_breaks: str = ",。;!?\n:"
     version: str = ""
 
@@ -443,6 +445,9 @@ def load_context(path: Path, normalizer: Normalizer) -> Context:
     ctx.ask_words = [normalizer.plain(s) for s in questions.get("ask") or []]
     ctx.answer_yes = [normalizer.plain(s) for s in questions.get("yes") or []]
     ctx.answer_no = [normalizer.plain(s) for s in questions.get("no") or []]
+    adults = data.get("adults") or {}
+    ctx.adult_markers = [normalizer.plain(s) for s in adults.get("markers") or []]
+    ctx.child_words = [normalizer.plain(s) for s in adults.get("child_words") or []]
     breaks = data.get("clause_breaks")
     if breaks:
         import unicodedata

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
-    from review_ui import api, audit_view, auth, dashboard, items, keywords, queue
+    from review_ui import api, audit_view, auth, dashboard, items, keywords, packages, queue, runs, tipoff
     from review_ui.context import Context
     from review_ui.review import Reasons, Workflow
     from review_ui.security import install_security
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     install_security(app)
     install_templating(app)
-    for module in (auth, queue, items, api, dashboard, audit_view, keywords):
+    for module in (auth, queue, items, api, dashboard, audit_view, keywords, packages, tipoff, runs):
         app.register_blueprint(module.bp)
 
     @app.get("/healthz")

@@ -22,6 +22,11 @@ from shian.store import Conflict, NotFound
 bp = Blueprint("items", __name__, url_prefix="/items")
 VIEW_FORM_KEYS = (*ALL_FILTERS, "q", "sort", "from", "to", "due", "all")
 INLINE_MEDIA = {"image/png", "image/jpeg", "image/webp", "image/gif"}
+EVIDENCE_KINDS = {"body": "原始响应", "html": "渲染后的页面", "screenshot": "页面截图", "headers": "请求与响应头",
+                  "steps": "提取步骤", "warc": "网页存档（WARC）", "capture": "提取记录", "video": "直播录屏片段",
+                  "image": "图片"}
+SEGMENT_SOURCES = {"caption": "主播字幕", "comment": "评论", "pinned": "置顶", "card": "商品卡", "asr": "语音转写"}
+PLAYABLE_MEDIA = {"video/webm", "video/mp4"}
 
 
 def _item_or_404(item_id: str):
@@ -74,7 +79,8 @@ def verdict_rows(verdict, listing) -> list[dict]:
             functions = "、".join(map(str, functions))
         pairs = [("注册/备案号", shown or listing.health_food_reg, record.get("reg_no", "") or record.get("number", "")),
                  ("产品名称", listing.title, record.get("product_name", "") or record.get("name", "")),
-                 ("注册人", listing.shop.operator_name, record.get("holder", "") or record.get("holder_name", "")),
+                 # the page names a seller, not the registrant: nothing to compare on the listing side
+                 ("注册人", "", record.get("registrant", "") or record.get("holder", "") or record.get("holder_name", "")),
                  ("批准的保健功能", "", functions),
                  ("有效期至", "", record.get("valid_until", ""))]
     out = []
@@ -105,8 +111,9 @@ def show(item_id: str):
     events = c.audit.events(target=f"item:{item.id}", limit=100)
     who = holder(item)
     deciders = {d.user for d in round_decisions(item) if d.target != "item"}
+    image_shas = {e.sha256 for e in item.listing.evidence if e.media_type in INLINE_MEDIA}
     return render_template(
-        "item.html", item=item, fields=fields, unplaced=unplaced, targets=target_rows, holder=who,
+        "item.html", image_shas=image_shas, evidence_kinds=EVIDENCE_KINDS, segment_sources=SEGMENT_SOURCES, item=item, fields=fields, unplaced=unplaced, targets=target_rows, holder=who,
         mine=who == current_user.name, viewers=viewers, events=events, view=view_args(_view()),
         view_qs=view_qs(_view()), listing_url=_plain_url(item.listing.url), action_names=ACTION_NAMES,
         licence_rows=verdict_rows(item.analysis.licence, item.listing),
@@ -296,9 +303,13 @@ def evidence(item_id: str, sha256: str):
         abort(404)
     ref = refs[sha256]
     media = ref.media_type if ref else "application/octet-stream"
-    audit("view_evidence", f"item:{item.id}", {"sha256": sha256, "kind": ref.kind if ref else ""})
+    if request.headers.get("Range", "bytes=0-").startswith("bytes=0-"):   # once per viewing, not per seek
+        audit("view_evidence", f"item:{item.id}", {"sha256": sha256, "kind": ref.kind if ref else ""})
     inline = media in INLINE_MEDIA
-    response = Response(data, mimetype=media if inline else "application/octet-stream")
+    playable = media in PLAYABLE_MEDIA   # recordings play in the page's <video>, with seeking (Range)
+    response = Response(data, mimetype=media if inline or playable else "application/octet-stream")
+    if playable:
+        response.make_conditional(request, accept_ranges=True, complete_length=len(data))
     response.headers["Content-Security-Policy"] = EVIDENCE_CSP
     name = re.sub(r"[^A-Za-z0-9._-]", "_", (ref.name if ref else sha256))[:100] or sha256
     response.headers["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{name}"'

@@ -19,12 +19,12 @@ from shian.users import User
 PUBLIC = {"auth.login", "healthz", "static"}
 
 PERMISSIONS = {
-    "reviewer": {"view", "claim", "decide", "escalate"},
+    "reviewer": {"view", "claim", "decide", "escalate", "tipoff"},
     "lead": {"view", "claim", "decide", "escalate", "second_review", "takeover", "set_due", "bulk",
-             "export", "dashboard", "audit", "saved_views"},
-    "enforcement": {"view", "keywords", "export", "dashboard"},
+             "export", "dashboard", "audit", "saved_views", "tipoff", "runs"},
+    "enforcement": {"view", "keywords", "export", "dashboard", "tipoff"},
     "admin": {"view", "claim", "decide", "escalate", "second_review", "takeover", "set_due", "bulk",
-              "export", "dashboard", "audit", "keywords", "saved_views"},
+              "export", "dashboard", "audit", "keywords", "saved_views", "tipoff", "runs"},
 }
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -16,6 +16,7 @@ from pathlib import Path
 import scrapy
 from scrapy.downloadermiddlewares.retry import get_retry_request
 
+from crawler.browser import render_result
 from crawler.items import TakenDown
 from crawler.spiders.base import ShianSpider
 from shian.models import Listing, Shop, listing_id, utcnow
@@ -127,6 +128,13 @@ class ListingSpider(ShianSpider):
     # -- callbacks --------------------------------------------------------------------------
     def parse_list(self, response):
         lists = self.platform.lists
+        if render_result(response).get("scroll_end") is False:
+            # the infinite scroll stopped before its end: keep what it found, load the list again
+            self.crawler.stats.inc_value("shian/list_scroll_incomplete")
+            log.warning("list %s: infinite scroll stopped before the end; loading it again", response.url)
+            retry = get_retry_request(response.request, spider=self, reason="scroll incomplete")
+            if retry is not None:
+                yield retry
         for href in self.values(response, lists.follow):
             yield self.list_request(response.urljoin(href))
         for href in self.values(response, lists.items):

@@ -173,6 +173,29 @@
     setInterval(beat, 30000);
   }
 
+  // -- live rooms: a caption's time offset jumps into the recording (segments play one after another) --
+  function watchRecording() {
+    var videos = Array.prototype.slice.call(document.querySelectorAll("video[data-recording]"));
+    if (!videos.length) return;
+    document.querySelectorAll("[data-seek]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var t = parseFloat(b.getAttribute("data-seek")) || 0;
+        var i = 0;
+        // segments are consecutive: skip whole segments whose length is known
+        while (i < videos.length - 1 && isFinite(videos[i].duration) && t >= videos[i].duration) {
+          t -= videos[i].duration;
+          i++;
+        }
+        var v = videos[i];
+        v.scrollIntoView({ block: "center" });
+        try { v.currentTime = t; } catch (err) { /* metadata not loaded yet: start from the beginning */ }
+        v.play().catch(function () {});
+        v.focus();
+      });
+    });
+  }
+  watchRecording();
+
   // -- keyword dry runs and re-scans: progress from the job's endpoint, then the finished page ----
   function watchJob() {
     var el = document.querySelector("[data-job]");

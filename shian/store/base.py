@@ -46,6 +46,9 @@ class BulkError(StoreError):
         self.results = results
 
 
+TOTAL_BOUND = 10_000                 # counting further costs the search engine a pass over every match
+
+
 @dataclass
 class Query:
     """A queue query. Filters are exact-match lists (OR within a key, AND across keys).
@@ -66,6 +69,7 @@ class Query:
     size: int = 50
     after: list[Any] | None = None   # search_after cursor from the previous Page
     facets: tuple[str, ...] = ()     # filter keys to count
+    exact_total: bool = True         # False: the engine may stop counting at TOTAL_BOUND (Page.total_exact says)
 
 
 @dataclass
@@ -74,6 +78,7 @@ class Page:
     total: int
     facets: dict[str, dict[str, int]]
     next_after: list[Any] | None     # pass as Query.after for the next page; None at the end
+    total_exact: bool = True         # False: there are at least `total` items (show "10000+")
 
 
 @dataclass

@@ -18,7 +18,8 @@ from typing import Any, Iterable, Iterator
 
 from shian.models import ReviewItem
 from shian.store import fields
-from shian.store.base import BulkError, Conflict, NotFound, Page, Query, Store, StoreError, UpsertResult
+from shian.store.base import (TOTAL_BOUND, BulkError, Conflict, NotFound, Page, Query, Store, StoreError,
+                              UpsertResult)
 from shian.store.engine import Engine, Missing, VersionConflict
 
 MAPPING = json.loads((Path(__file__).with_name("mapping.json")).read_text(encoding="utf-8"))
@@ -284,7 +285,9 @@ class SearchStore(Store):
         fields.check_query(query)
         body: dict[str, Any] = {
             "query": {"bool": {"filter": self._filters(query)}}, "sort": SORTS[query.sort],
-            "size": query.size + 1, "track_total_hits": True, "seq_no_primary_term": True,
+            "size": query.size + 1, "seq_no_primary_term": True,
+            # an exact count visits every match; a bounded one lets the sort skip non-competitive ones
+            "track_total_hits": True if query.exact_total else TOTAL_BOUND,
             "_source": ["item"],
             "aggs": {key: {"terms": {"field": f"f.{key}", "size": 1000}} for key in query.facets},
         }
@@ -298,8 +301,10 @@ class SearchStore(Store):
         for key in query.facets:
             buckets = resp.get("aggregations", {}).get(key, {}).get("buckets", [])
             facets[key] = {b["key"]: b["doc_count"] for b in sorted(buckets, key=lambda b: (-b["doc_count"], b["key"]))}
-        return Page(items=[self._from_hit(h) for h in hits], total=resp["hits"]["total"]["value"],
-                    facets=facets, next_after=list(hits[-1]["sort"]) if more and hits else None)
+        total = resp["hits"]["total"]
+        return Page(items=[self._from_hit(h) for h in hits], total=total["value"],
+                    facets=facets, next_after=list(hits[-1]["sort"]) if more and hits else None,
+                    total_exact=total.get("relation", "eq") == "eq")
 
     # -- registry and meta -------------------------------------------------------
     def put_registry(self, kind: str, records: Iterable[dict], key: str) -> int:

@@ -487,21 +487,21 @@ class SQLiteStore(Store):
         fields.check_query(query)
         where, params = self._where(query)
         base = " AND ".join(where) or "1"
-        total, facets = self._counts(query, base, params)
         column, direction = SORT_COLUMNS[query.sort]
+        order = f" ORDER BY {column} {direction}, id ASC LIMIT ?"
+        total, facets = self._counts(query, base, params)
         if total > WALK_FROM:
             # many matches: walking the sort index finds a page's worth quickly; few: the planner's
             # choice (filter index, then sort the few) is the fast one
             where, params = self._where(query, walk=column)
-        page_where, page_params = list(where), list(params)
         if query.after is not None:
             value, last_id = query.after
             # "<=" bounds the index range; the OR then drops the ties already shown
             near, far = ("<=", "<") if direction == "DESC" else (">=", ">")
-            page_where.append(f"{column} {near} ? AND ({column} {far} ? OR id > ?)")
-            page_params.extend([value, value, last_id])
-        rows = self._read(f"SELECT id, version, {column} FROM items WHERE {' AND '.join(page_where) or '1'}"
-                          f" ORDER BY {column} {direction}, id ASC LIMIT ?", [*page_params, query.size + 1])
+            where.append(f"{column} {near} ? AND ({column} {far} ? OR id > ?)")
+            params = [*params, value, value, last_id]
+        rows = self._read(f"SELECT id, version, {column} FROM items WHERE {' AND '.join(where) or '1'}{order}",
+                          [*params, query.size + 1])
         more = len(rows) > query.size
         rows = rows[:query.size]
         docs = dict(self._read(f"SELECT id, doc FROM docs WHERE id IN ({', '.join('?' * len(rows))})",

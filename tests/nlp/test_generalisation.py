@@ -78,6 +78,11 @@ NOT_CLAIMS = [
     "第一时间发货，第一批新茶",
     "医生说我血糖偏高，要少吃甜食",
     "糖尿病人可以吃吗？请咨询医生",
+    "高温瞬时灭菌，杀死细菌，保证安全",
+    "独立包装，防止交叉感染",
+    "高血压、糖尿病等慢性病患者请在医生指导下食用",
+    "【评论区】我妈高血压，喝了说口感好多了",
+    "老人小孩都爱吃，软糯好消化",
 ]
 
 
@@ -113,6 +118,11 @@ def test_relieving_constipation_is_a_function_curing_it_a_disease_claim(listing)
     ("这款茶能j.x.t", "disease_claim"),
     ("降3高，一喝就灵", "disease_claim"),
     ("治療糖尿病", "disease_claim"),
+    ("降，糖，神，器", "disease_claim"),
+    ("降‧血‧糖", "disease_claim"),
+    ("降丨血丨压", "disease_claim"),
+    ("治liao糖尿病", "disease_claim"),
+    ("糖niao病的克星", "disease_claim"),
     ("強腎壯陽", "unapproved_function"),
 ])
 def test_disguised_claims(listing, text, kind):
@@ -202,9 +212,16 @@ def test_children_as_buyers_are_not_claims(listing, text):
     assert nlp.detect(listing(text)).findings == []
 
 
-def test_adult_height_is_unapproved_child_height_minors(listing):
-    assert {f.type for f in nlp.detect(listing("增高粉，骨骼二次生长")).findings} == {"unapproved_function"}
-    assert "minors_targeting" in {f.type for f in nlp.detect(listing("孩子喝了长高快")).findings}
+@pytest.mark.parametrize("text,kind", [
+    ("增高粉，骨骼二次生长", "unapproved_function"),
+    ("成人也能长高5厘米", "unapproved_function"),
+    ("大学生也能长个子", "unapproved_function"),
+    ("孕妇吃了宝宝更聪明", "unapproved_function"),
+    ("孩子喝了长高快", "minors_targeting"),
+    ("宝妈给孩子喝，长高快", "minors_targeting"),
+])
+def test_height_and_brains_go_to_whoever_is_targeted(listing, text, kind):
+    assert {f.type for f in nlp.detect(listing(text)).findings} == {kind}
 
 
 # -- 6. absolute terms and endorsements ------------------------------------------------

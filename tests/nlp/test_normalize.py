@@ -86,3 +86,10 @@ def test_homophone_substitution_maps_to_the_variant():
     assert norm.text == "可以降糖哦"
     assert norm.span(2, 4) == (2, 4)
     assert "homophone" in norm.evasions(2, 4)
+
+
+def test_a_word_spelled_out_with_commas_is_one_word():
+    norm = NORMALIZER("降，糖，神，器")
+    assert norm.text == "降糖神器"
+    assert norm.original[slice(*norm.span(0, 4))] == "降，糖，神，器"
+    assert NORMALIZER("降，糖").text == "降,糖"          # two characters are not a spelled-out word

@@ -68,16 +68,20 @@ def expected_counts(store, query: Query) -> tuple[int, dict]:
 
 def test_queue_counts_stay_right_through_claims_recrawls_and_takedowns(tmp_path):
     store = SQLiteStore(tmp_path / "s.sqlite3")
-    store.upsert_many([make(n, platform=("tb", "jd", "pdd")[n % 3], region=("新郑市", "中牟县")[n % 2],
-                            claims=(("disease_claim",), ("absolute_claim", "disease_claim"), ())[n % 3],
-                            severity=("high", "low")[n % 2], licence=(None, "ok", "missing")[n % 3],
-                            kind=("listing", "live")[n % 4 == 0]) for n in range(30)])
+    items = [make(n, platform=("tb", "jd", "pdd")[n % 3], region=("新郑市", "中牟县")[n % 2],
+                  claims=(("disease_claim",), ("absolute_claim", "disease_claim"), ())[n % 3],
+                  severity=("high", "low")[n % 2], licence=(None, "ok", "missing")[n % 3],
+                  kind=("listing", "live")[n % 4 == 0]) for n in range(30)]
+    store.upsert_many(items)
     for n in (1, 4, 7):                      # reviewers claim a few
-        item = store.get(make(n).id)
+        item = store.get(items[n].id)
         item.review.status, item.review.assignee = "claimed", "reviewer1"
         store.replace(item)
-    store.upsert(make(5, claims=("health_function_on_ordinary_food",), severity="medium"))   # content changed
-    store.mark_taken_down(make(8).id, T0)
+    changed = items[4].model_copy(deep=True)  # re-crawled with new content and findings
+    changed.listing.content_hash = "new"
+    changed.analysis.findings[0].type = "health_function_on_ordinary_food"
+    assert store.upsert(changed).outcome == "changed"
+    store.mark_taken_down(items[9].id, T0)
     queries = [Query(filters={"status": ["new", "claimed"]}, facets=FACETS),
                Query(filters={"claim_type": ["absolute_claim"], "severity": ["low", "medium"]}, facets=FACETS),
                Query(filters={"platform": ["jd"], "status": ["claimed"]}, flagged_only=False, facets=FACETS),

@@ -190,6 +190,8 @@ def loaded(store):
 def test_flagged_only_hides_clean_items(store, loaded):
     assert store.search(Query()).total == 4
     assert store.search(Query(flagged_only=False)).total == 5
+    cheap = store.search(Query(exact_total=False))      # a bound far above this set: still exact
+    assert (cheap.total, cheap.total_exact) == (4, True)
 
 
 def test_filters_combine_or_within_and_across_keys(store, loaded):
