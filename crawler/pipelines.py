@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 
 from crawler.items import TakenDown
@@ -21,6 +23,20 @@ log = logging.getLogger(__name__)
 
 # -- the worker process side --------------------------------------------------------------------
 _pipeline = None
+
+
+def exit_with_parent() -> None:
+    """Worker initializer: end this worker when the crawler process is gone (a crawl killed
+    with SIGKILL must not leave its workers behind)."""
+    parent = os.getppid()
+
+    def watch():
+        tick = threading.Event()
+        while os.getppid() == parent:
+            tick.wait(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _open(settings_json: dict | None = None):
@@ -33,6 +49,11 @@ def _open(settings_json: dict | None = None):
     _pipeline = Pipeline()
     analyze(Listing(platform="warmup", item_id="warmup", title="降血糖", text="增强免疫力"), _pipeline.registry)
     return _pipeline
+
+
+def _init_worker(settings_json: dict) -> None:
+    exit_with_parent()
+    _open(settings_json)
 
 
 def _process(listing: Listing) -> str:
@@ -73,7 +94,7 @@ class StorePipeline:
         from shian.settings import get_settings
         # spawn: forking a process that runs a reactor, threads and a browser driver is unsafe
         self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_open,
+                                        initializer=_init_worker,
                                         initargs=(get_settings().model_dump(mode="json"),))
         self.pool.submit(int).result()          # the worker is up, its models loaded
 

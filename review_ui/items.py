@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from review_ui.review import (ACTION_NAMES, OUTCOME_NAMES, Held, ReviewError, cu
                               needs_second_review,
                               round_decisions, targets)
 from review_ui.security import EVIDENCE_CSP, requires
+from review_ui.templating import label
 from shian.evidence.files import EvidenceFiles
 from shian.store import Conflict, NotFound
 
@@ -93,12 +95,19 @@ def verdict_rows(verdict, listing) -> list[dict]:
 @bp.get("/<item_id>")
 @requires("view")
 def show(item_id: str):
-    c = ctx()
     item = _item_or_404(item_id)
-    viewers = c.presence.touch(item.id, current_user.name)
     audit("view", f"item:{item.id}")
+    return _page(item)
+
+
+def _page(item, draft: list[dict] | None = None, status: int = 200):
+    """The item page; `draft` holds a refused submission so the reviewer's choices are not lost."""
+    c = ctx()
+    viewers = c.presence.touch(item.id, current_user.name)
     fields, unplaced = highlighted_fields(item.listing, item.analysis.findings)
     decided = current(item)
+    if draft is not None:
+        decided = {d["target"]: SimpleNamespace(**d) for d in draft}
     target_rows = []
     for t in targets(item):
         if t.key.startswith("finding:"):
@@ -118,8 +127,19 @@ def show(item_id: str):
         view_qs=view_qs(_view()), listing_url=_plain_url(item.listing.url), action_names=ACTION_NAMES,
         licence_rows=verdict_rows(item.analysis.licence, item.listing),
         health_rows=verdict_rows(item.analysis.health_reg, item.listing),
-        needs_second=needs_second_review(item), deciders=deciders,
-        four_eyes=c.settings.review.four_eyes, lease_s=c.settings.review.lease_s)
+        needs_second=needs_second_review(item), deciders=deciders, reason_label=c.reasons.label,
+        target_label=lambda key: _target_label(item, key),
+        four_eyes=c.settings.review.four_eyes, lease_s=c.settings.review.lease_s), status
+
+
+def _target_label(item, key: str) -> str:
+    """A decision's target in words: the finding's type and text, the check, or the whole item."""
+    if key.startswith("finding:"):
+        f = item.analysis.finding(key)
+        if f is not None:
+            return f"{label('claim_type', f.type)}“{clean(f.text)[:40]}”"
+        return "发现（已不在当前版本中）"
+    return {"licence": "许可核验", "health_reg": "保健食品注册核验", "item": "整个条目"}.get(key, key)
 
 
 @bp.post("/<item_id>/claim")
@@ -184,8 +204,12 @@ def decide(item_id: str):
     except Held as exc:
         flash(f"该条目已被 {exc.holder} 认领，你的决定未保存。", "error")
         return _back(item_id)
-    except (ReviewError, Conflict) as exc:
-        flash(str(exc) if isinstance(exc, ReviewError) else "条目刚被他人修改，请刷新后重试。", "error")
+    except ReviewError as exc:
+        # show the page again with what was chosen, so one missing note does not cost every choice
+        flash(str(exc), "error")
+        return _page(_item_or_404(item_id), draft=decisions, status=400)
+    except Conflict:
+        flash("条目刚被他人修改，请刷新后重试。", "error")
         return _back(item_id)
     audit_decisions(item, decisions, submitted=submit)
     if not submit:

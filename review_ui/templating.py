@@ -24,7 +24,7 @@ HEALTH_REG_NAMES = {
     "ok": "正常", "n/a": "不适用", "missing_for_health_claims": "宣称保健功能但无注册号",
     "not_in_registry": "查无此号/不符", "functions_exceeded": "超出注册功能",
 }
-PLATFORM_NAMES = {"shop": "商城（演示）", "spa": "单页商城（演示）", "live": "直播间（演示）"}
+PLATFORM_NAMES = {"shop": "商城（演示）", "spa": "单页商城（演示）", "live": "直播间（演示）", "tipoff": "线索取证"}
 KIND_NAMES = {"listing": "商品", "live": "直播"}
 AUDIT_ACTIONS = {
     "login": "登录", "login_failed": "登录失败", "login_blocked": "登录受限", "logout": "退出",

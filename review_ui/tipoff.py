@@ -12,12 +12,10 @@ from flask_login import current_user
 from crawler.tipoff import TipoffError, capture_url
 from review_ui.context import audit, ctx
 from review_ui.security import requires
-from shian.pipeline import Pipeline
 
 bp = Blueprint("tipoff", __name__, url_prefix="/tipoff")
 KIND = "tipoff"
 _browser_gate = threading.Lock()     # one Chromium per process for tip-offs; the crawler has its own
-PLATFORM_NAMES = {"shop": "商城（演示）", "spa": "单页商城（演示）", "live": "直播间（演示）"}
 
 
 def platforms() -> list[str]:
@@ -42,7 +40,7 @@ def check(url: str) -> str:
 @requires("tipoff")
 def index():
     jobs = ctx().jobs.recent(KIND)[:20]
-    return render_template("tipoff.html", jobs=jobs, platforms=platforms(), platform_names=PLATFORM_NAMES)
+    return render_template("tipoff.html", jobs=jobs, platforms=platforms())
 
 
 @bp.post("/")
@@ -57,11 +55,13 @@ def submit():
     except TipoffError as exc:
         flash(str(exc), "error")
         return render_template("tipoff.html", jobs=c.jobs.recent(KIND)[:20], platforms=platforms(),
-                               platform_names=PLATFORM_NAMES, url=request.form.get("url", "")[:2000]), 400
+                               url=request.form.get("url", "")[:2000]), 400
     settings, store, log = c.settings, c.store, c.audit
     user, ip = current_user.name, request.remote_addr or ""
 
     def work(job):
+        from shian.pipeline import Pipeline   # NLP and registry load on first use, not at app start
+
         job.total = 1
         pipeline = Pipeline(settings, store=store)
         result = capture_url(url, platform=platform, pipeline=pipeline, settings=settings)

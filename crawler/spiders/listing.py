@@ -18,6 +18,7 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 
 from crawler.browser import render_result
 from crawler.items import TakenDown
+from crawler.pipelines import exit_with_parent
 from crawler.spiders.base import ShianSpider
 from shian.models import Listing, Shop, listing_id, utcnow
 from shian.settings import get_settings
@@ -67,7 +68,8 @@ class LicenceReader:
             return cached.read_text(encoding="utf-8")
         if digest not in self.reading:
             if self.pool is None:
-                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=exit_with_parent)
             self.reading[digest] = asyncio.wrap_future(self.pool.submit(read_licence_image, data, self.cache_dir))
         try:
             return await asyncio.shield(self.reading[digest])

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import threading
+from pathlib import Path
 
 from crawler import run_crawl, start_crawl
 from crawler.journal import DoneJournal
@@ -97,6 +98,21 @@ def test_429_retry_after_500_and_truncated_bodies(settings, dataset, site_factor
     assert stats["http_status"]["500"] >= 1 and stats["retries"] >= len(hit_429) + stats["http_status"]["500"]
 
 
+def child_pids(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def is_worker(pid: int) -> bool:
+    """pid is (still) a live multiprocessing worker (an exited one is gone or a zombie)."""
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def test_kill_9_and_resume_loses_nothing_and_stores_nothing_twice(settings, dataset, site_factory, store):
     site = site_factory("shop", faults={"slow": {"every": 2, "delay": 0.3}})
     crawl = start_crawl("shop", base_url=site.url, data_dir=settings.data_dir)
@@ -107,8 +123,16 @@ def test_kill_9_and_resume_loses_nothing_and_stores_nothing_twice(settings, data
             break
         assert crawl.popen.poll() is None, "crawl ended before it could be killed"
         ticker.wait(0.1)
+    workers = child_pids(crawl.popen.pid)               # analysis (and OCR) worker processes
+    assert workers, "the analysis worker process is running"
     os.kill(crawl.popen.pid, signal.SIGKILL)
     crawl.popen.wait()
+    for _ in range(300):                                 # bounded: at most ~30 s
+        if not any(is_worker(pid) for pid in workers):
+            break
+        ticker.wait(0.1)
+    else:
+        raise AssertionError(f"worker processes outlived the killed crawl: {workers}")
     done_before = len(DoneJournal(journal).keys)
     expected = platform_ids(dataset, "shop")
     assert 10 <= done_before < len(expected)
