@@ -85,7 +85,9 @@ def query_from_args(args: MultiDict, tz: ZoneInfo, size: int = 50, facets: bool 
         due_before = now + timedelta(hours=24)
     elif due:
         raise BadQuery("未知的截止筛选")
-    return Query(filters=filters, text=(args.get("q") or "").strip()[:100], flagged_only=True,
+    # control characters never occur in searchable text and break the SQLite FTS phrase (NUL ends it)
+    text = "".join(ch for ch in (args.get("q") or "") if ch >= " " and ch != "\x7f").strip()[:100]
+    return Query(filters=filters, text=text, flagged_only=True,
                  since=_day(args.get("from", ""), tz), until=_day(args.get("to", ""), tz, end=True),
                  due_before=due_before, sort=sort, size=size, after=decode_cursor(args.get("after", "")),
                  facets=tuple(CHOICE_FILTERS) if facets else ())

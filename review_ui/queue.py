@@ -74,8 +74,9 @@ def index():
     except BadQuery as exc:
         flash(str(exc), "error")
         return redirect(url_for("queue.index"))
-    page = ctx().store.search(replace(query, facets=()))
-    facets, total = facet_counts(query), page.total
+    # an exact total over a million items costs more than the page itself; past 10,000 "10,000+" is enough
+    page = ctx().store.search(replace(query, facets=(), exact_total=False))
+    facets, total = facet_counts(query), page.total if page.total_exact else f"{page.total:,}+"
     rows = [{"item": it, "holder": holder(it)} for it in page.items]
     saved = ctx().store.list_meta("saved_view:") if current_user.can("view") else []
     return render_template("queue.html", rows=rows, total=total, facets=facets, query=query,

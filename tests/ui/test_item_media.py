@@ -59,3 +59,12 @@ def test_a_refused_submission_keeps_every_choice(app, store, login):
     assert f'value="{confirm}" data-action="confirm" selected' in page
     assert "页面原文宣称增强免疫力&lt;b&gt;" in page
     assert store.get(item.id).review.decisions == []          # nothing half-saved
+
+
+def test_search_text_with_control_characters_is_not_a_server_error(app, store, login):
+    store.upsert(make_item(3))
+    li = login("li")
+    for q in ("降血糖\x00", "ab\x00c", "\x00\x00\x00", "增强\x1b免疫力"):
+        assert li.get("/", query_string={"q": q}).status_code == 200
+        assert li.get("/api/v1/items", query_string={"q": q}).status_code == 200
+    assert "红枣桂圆茶 3 号" in li.get("/", query_string={"q": "降血糖\x00"}).get_data(as_text=True)
