@@ -25,10 +25,20 @@ log = logging.getLogger(__name__)
 _pipeline = None
 
 
-def exit_with_parent() -> None:
-    """Worker initializer: end this worker when the crawler process is gone (a crawl killed
-    with SIGKILL must not leave its workers behind)."""
-    parent = os.getppid()
+def exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the crawler process `parent` is gone (a crawl
+    killed with SIGKILL must not leave its workers behind, also not one still starting up)."""
+    if os.getppid() != parent:
+        os._exit(0)
+    try:                              # Linux: the kernel kills us when the crawler dies
+        import ctypes
+        import signal
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:    # it died before prctl took effect
+            os._exit(0)
+    except (OSError, AttributeError):
+        pass
 
     def watch():
         tick = threading.Event()
@@ -51,8 +61,8 @@ def _open(settings_json: dict | None = None):
     return _pipeline
 
 
-def _init_worker(settings_json: dict) -> None:
-    exit_with_parent()
+def _init_worker(parent: int, settings_json: dict) -> None:
+    exit_with_parent(parent)
     _open(settings_json)
 
 
@@ -95,7 +105,7 @@ class StorePipeline:
         # spawn: forking a process that runs a reactor, threads and a browser driver is unsafe
         self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_init_worker,
-                                        initargs=(get_settings().model_dump(mode="json"),))
+                                        initargs=(os.getpid(), get_settings().model_dump(mode="json")))
         self.pool.submit(int).result()          # the worker is up, its models loaded
 
     def close_spider(self, spider=None):

@@ -12,6 +12,7 @@ the requester, approves it; without it the package is made at once.
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +36,7 @@ ID_RE = re.compile(r"exp-[0-9a-f]{12}")
 ITEM_RE = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 STATE_NAMES = {"pending": "待批准", "exported": "已生成", "rejected": "已驳回", "failed": "生成失败"}
 SELLER_KEYS = {"shop": "店铺", "operator": "经营主体", "licence_no": "许可证号"}
+_decide_lock = threading.Lock()   # one process serves one bureau (see review_ui.jobs)
 
 
 def exports_dir() -> Path:
@@ -137,7 +139,7 @@ def create():
     if c.settings.review.four_eyes:
         flash("导出申请已提交。按四眼原则，需由另一位有导出权限的人员批准后生成数据包。")
         return redirect(url_for("packages.show", req_id=req_id))
-    record = _make(record)
+    _make(record)
     return redirect(url_for("packages.show", req_id=req_id))
 
 
@@ -164,6 +166,11 @@ def _make(record: dict) -> dict:
 @bp.post("/<req_id>/approve")
 @requires("export")
 def approve(req_id: str):
+    with _decide_lock:     # two approvers at once must not both make (or fail) the same package
+        return _approve(req_id)
+
+
+def _approve(req_id: str):
     record = _request_or_404(req_id)
     if record["state"] != "pending":
         flash("该申请已处理。", "error")
@@ -181,6 +188,11 @@ def approve(req_id: str):
 @bp.post("/<req_id>/reject")
 @requires("export")
 def reject(req_id: str):
+    with _decide_lock:
+        return _reject(req_id)
+
+
+def _reject(req_id: str):
     record = _request_or_404(req_id)
     if record["state"] != "pending":
         flash("该申请已处理。", "error")

@@ -69,7 +69,7 @@ class LicenceReader:
         if digest not in self.reading:
             if self.pool is None:
                 self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=exit_with_parent)
+                                                initializer=exit_with_parent, initargs=(os.getpid(),))
             self.reading[digest] = asyncio.wrap_future(self.pool.submit(read_licence_image, data, self.cache_dir))
         try:
             return await asyncio.shield(self.reading[digest])
