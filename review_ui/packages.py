@@ -149,7 +149,7 @@ def _make(record: dict) -> dict:
     out = exports_dir() / f"{record['id']}.wacz"
     try:
         result = export_package(c.store, record["items"], out, record["requested_by"], case_ref=record["case_ref"],
-                                settings=c.settings, audit=c.audit)
+                                settings=c.settings, audit=c.audit, approver=record.get("approved_by", ""))
     except ExportError as exc:
         record.update(state="failed", error=str(exc))
         flash(f"数据包生成失败：{exc}", "error")

@@ -99,13 +99,15 @@ def tool_version() -> str:
 def export_package(store: Store, item_ids: list[str], out_path: Path | str, officer: str,
                    case_ref: str = "", *, settings: Settings | None = None,
                    files: EvidenceFiles | None = None, audit=None,
-                   tsa_urls: list[str] | None = None, record_audit: bool = True) -> ExportResult:
+                   tsa_urls: list[str] | None = None, record_audit: bool = True,
+                   approver: str = "") -> ExportResult:
     """Write one package for the items and record the export in the audit log.
 
     Raises ExportError (nothing written) when an item is missing, an evidence
     file is absent or no longer matches its hash, or out_path already exists.
     A TSA that cannot be reached leaves the timestamp pending; the export
-    still succeeds (add it later with add_timestamp()).
+    still succeeds (add it later with add_timestamp()). `approver` is the second
+    officer of a four-eyes export; the 笔录 names both.
     """
     settings = settings or get_settings()
     files = files or EvidenceFiles(settings.evidence_dir)
@@ -130,7 +132,7 @@ def export_package(store: Store, item_ids: list[str], out_path: Path | str, offi
         except NotFound:
             raise ExportError(f"未找到条目 / no such item: {item_id}") from None
 
-    built = _Builder(files, audit, settings, officer.strip(), case_ref.strip())
+    built = _Builder(files, audit, settings, officer.strip(), case_ref.strip(), approver.strip())
     for item in items:
         built.add_item(item)
     entries = built.finish()
@@ -195,9 +197,10 @@ def add_timestamp(path: Path | str, urls: list[str]) -> dict:
 class _Builder:
     """Collects the files of one package from the items, in a fixed order."""
 
-    def __init__(self, files: EvidenceFiles, audit, settings: Settings, officer: str, case_ref: str):
+    def __init__(self, files: EvidenceFiles, audit, settings: Settings, officer: str, case_ref: str,
+                 approver: str = ""):
         self.files, self.audit, self.settings = files, audit, settings
-        self.officer, self.case_ref = officer, case_ref
+        self.officer, self.case_ref, self.approver = officer, case_ref, approver
         self.entries: dict[str, bytes] = {}
         self.media: dict[str, str] = {}
         self.pages: list[dict] = []
@@ -407,12 +410,13 @@ class _Builder:
         created = self.created
         self._put("case/case.json", wacz.canonical_json({
             "case_ref": self.case_ref, "bureau": self.settings.evidence.bureau, "officer": self.officer,
-            "items": self.item_ids, "created": created.isoformat(), "tool": tool_version(),
+            "approver": self.approver, "items": self.item_ids, "created": created.isoformat(), "tool": tool_version(),
             "format": "WACZ " + wacz.WACZ_VERSION + " with Shian case files"}))
         listed = [{"path": p, "sha256": wacz.sha256(d), "bytes": len(d), "kind": FOLDER_LABELS.get(p.split("/")[0], "")}
                   for p, d in sorted(self.entries.items())]
         images = {p: (d, self.media[p]) for p, d in self.entries.items() if p.startswith("screenshots/")}
         context = {"case_ref": self.case_ref, "bureau": self.settings.evidence.bureau, "officer": self.officer,
+                   "approver": self.approver,
                    "created_iso": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
                    "created_utc": created.strftime("%Y-%m-%d %H:%M:%S"),
                    "created_cn": created.astimezone(BEIJING).strftime("%Y年%m月%d日 %H:%M:%S"),

@@ -393,7 +393,8 @@ class SQLiteStore(Store):
         if query.due_before is not None:
             where.append(f"{col('due_ms')} < ?")
             params.append(fields.epoch_ms(query.due_before))
-        text = query.text.strip()
+        # NUL and other control characters cannot be part of listing text and break FTS5 phrases
+        text = "".join(ch for ch in query.text if ch.isprintable() or ch == " ").strip()
         if len(text) >= 3:
             # a quoted phrase on the trigram index is a substring lookup that never reads the text
             where.append(f"{col('seq')} IN (SELECT rowid FROM bodies WHERE bodies MATCH ?)")

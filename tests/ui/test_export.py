@@ -1,8 +1,10 @@
 """Evidence packages from the review UI: request, four-eyes approval, download, and a package that verifies."""
 from __future__ import annotations
 
+import json
 import threading
 import urllib.request
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -110,6 +112,9 @@ def test_four_eyes_export_needs_a_second_person_and_verifies(app, store, setting
     names = [f.path for f in outcome.files]
     assert any(n.startswith("archive/") for n in names) and "report/report.pdf" in names
     assert all(f"listings/{i}.json" in names for i in ids)
+    with zipfile.ZipFile(path) as package:                  # both officers are named in the case file
+        case = json.loads(package.read("case/case.json"))
+    assert (case["officer"], case["approver"]) == ("zhang", "chen")
 
     actions = [(e.actor, e.action) for e in app.extensions["shian"].audit.events(limit=500)]
     assert ("zhang", "export_request") in actions and ("chen", "export_approve") in actions
