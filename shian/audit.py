@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
+from shian import localdb
 
 GENESIS = "0" * 64
 
@@ -80,20 +81,10 @@ class AuditLog:
     """The audit log of one data dir (DATA_DIR/audit.sqlite3)."""
 
     def __init__(self, data_dir: Path):
-        self.path = Path(data_dir) / "audit.sqlite3"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = self._connect()
-        try:
-            db.executescript(SCHEMA)
-        finally:
-            db.close()
+        self.path = localdb.create(Path(data_dir) / "audit.sqlite3", SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.row_factory = sqlite3.Row
-        return db
+        return localdb.connect(self.path, autocommit=True)
 
     def append(self, actor: str, action: str, target: str = "", details: dict | None = None,
                batch_id: str = "") -> Event:

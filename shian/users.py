@@ -18,6 +18,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from shian import localdb
+
 ROLES = ("reviewer", "lead", "enforcement", "admin")
 ROLE_NAMES = {"reviewer": "审核员", "lead": "科长", "enforcement": "执法人员", "admin": "管理员"}
 NAME_RE = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,64}$")
@@ -79,19 +81,10 @@ class Users:
     """The users database of one data dir (DATA_DIR/users.sqlite3)."""
 
     def __init__(self, data_dir: Path):
-        self.path = Path(data_dir) / "users.sqlite3"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = self._connect()
-        try:
-            db.executescript(SCHEMA)
-        finally:
-            db.close()
+        self.path = localdb.create(Path(data_dir) / "users.sqlite3", SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.row_factory = sqlite3.Row
-        return db
+        return localdb.connect(self.path)
 
     def _run(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         db = self._connect()
