@@ -16,8 +16,11 @@ def _get_engine():
         with _lock:
             if _engine is None:
                 from rapidocr_onnxruntime import RapidOCR
-                # "max" keeps wide banners from being upscaled (≈5x faster, same reads)
-                _engine = RapidOCR(det_limit_type="max", det_limit_side_len=960)
+                # "max" keeps wide banners from being upscaled (≈5x faster, same reads);
+                # one thread per model: onnxruntime's thread pool thrashes beside a busy crawler
+                _engine = RapidOCR(det_limit_type="max", det_limit_side_len=960,
+                                   **{f"{m}_{k}": 1 for m in ("det", "cls", "rec")
+                                      for k in ("intra_op_num_threads", "inter_op_num_threads")})
     return _engine
 
 
