@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -207,6 +208,12 @@ class Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
+
+    def handle_error(self, request, client_address):
+        # a crawler or browser that hangs up mid-response is normal traffic, not a server fault
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class Site:

@@ -24,7 +24,7 @@ def _read_lines(proc, n: int, timeout: float = 60.0) -> list[str]:
 def test_module_serves_three_sites_and_stops_on_ctrl_c(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "demo.sites", "--listings", "100", "--seed", "4",
                              "--room-seconds", "5", "--registry-dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     try:
         lines = _read_lines(proc, 5)
         assert lines[0].startswith("registry ") and (tmp_path / "licences.csv").exists()
