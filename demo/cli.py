@@ -71,11 +71,13 @@ def demo(once: bool, listings: int, seed: int, host: str, port: int) -> None:
         if once:
             return
         from review_ui import create_app
-        from review_ui.serve import run_server
+        from review_ui.cli import serve_app
         from shian.users import Users
 
         password = secrets.token_urlsafe(9)
-        Users(settings.data_dir).add(DEMO_USER, role="lead", password=password, replace=True)
-        app = create_app(settings)
-        click.echo(f"\nReview UI: http://{host}:{port}/   login: {DEMO_USER} / {password}\n")
-        run_server(app, host, port)
+        users = Users(settings.data_dir)
+        if users.get(DEMO_USER) is None:
+            users.add(DEMO_USER, role="lead", password=password)
+        else:
+            users.set_password(DEMO_USER, password)
+        serve_app(create_app(settings), host, port, banner=f"login: {DEMO_USER} / {password}")

@@ -95,17 +95,22 @@ def _loopback(host: str) -> bool:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port (0: any free port).")
 def serve(host: str, port: int) -> None:
     """Serve the review UI (threaded werkzeug server; enough for one bureau)."""
-    from werkzeug.serving import make_server
-
     from review_ui import create_app
 
     settings = get_settings()
     if not settings.secret_key and not _loopback(host):
         raise click.ClickException("SHIAN_SECRET_KEY must be set to serve on a non-loopback address")
-    app = create_app(settings)
+    serve_app(create_app(settings), host, port)
+
+
+def serve_app(app, host: str, port: int, banner: str = "") -> None:
+    """Serve `app` until Ctrl-C, printing its URL (and `banner`) once the port is bound."""
+    from werkzeug.serving import make_server
+
+    settings = get_settings()
     server = make_server(host, port, app, threaded=True)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{server.server_port}/"
-    click.echo(f"review UI: {url}", err=False)
+    click.echo(f"review UI: {url}" + (f"   {banner}" if banner else ""))
     log.info("serving the review UI at %s (data dir %s, store %s)", url, settings.data_dir, settings.store)
     try:
         server.serve_forever()
