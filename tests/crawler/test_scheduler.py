@@ -83,14 +83,15 @@ def test_a_bad_schedule_is_refused_with_its_place(settings, tmp_path):
 def test_the_scheduler_runs_until_sigterm(settings, tmp_path):
     config = write_schedule(tmp_path / "schedules.yaml", shop={"cron": "0 3 * * *", "base_url": "http://127.0.0.1:9"})
     proc = subprocess.Popen([sys.executable, "-m", "shian", "--data-dir", str(settings.data_dir), "scheduler",
-                             "--config", str(config)], stderr=subprocess.PIPE, text=True)
+                             "--config", str(config)], stderr=subprocess.PIPE, bufsize=0)
+    # unbuffered: a buffered readline could take several lines at once and leave select() waiting
     try:
         seen = ""
         deadline = time.monotonic() + 60
         while "next run" not in seen and time.monotonic() < deadline and proc.poll() is None:
             ready, _, _ = select.select([proc.stderr], [], [], 1.0)
             if ready:
-                seen += proc.stderr.readline()
+                seen += proc.stderr.readline().decode()
         assert "scheduled crawl shop: next run" in seen and "03:00:00+08:00" in seen
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
