@@ -390,6 +390,10 @@ class Site:
                 return html(pages.not_found_page(self.name, "没有这一页"), 404)
             chunk = [self._view(i) for i in ids[(page - 1) * PER_PAGE: page * PER_PAGE]]
             return html(pages.category_page(m.group(1), chunk, page, pages_n))
+        return self._route_item_or_shop(path)
+
+    def _route_item_or_shop(self, path: str) -> Response:
+        """Server-rendered item and shop pages, shared by the shop and live sites."""
         m = re.fullmatch(r"/item/(\d+)", path)
         if m:
             return self._item_page(m.group(1))
@@ -459,16 +463,7 @@ class Site:
                             "status": "ended" if elapsed >= self.room_seconds else "live",
                             "duration_s": self.room_seconds, "shelf": room.shelf,
                             "shop": self._shop_json(self.dataset.shop(room.shop_id))})
-        m = re.fullmatch(r"/item/(\d+)", path)
-        if m:
-            return self._item_page(m.group(1))
-        m = re.fullmatch(r"/shop/([A-Za-z0-9]+)", path)
-        if m:
-            shop = self.dataset.shop(m.group(1))
-            if shop is None or shop.platform != self.name:
-                return html(pages.not_found_page(self.name, "店铺不存在"), 404)
-            return html(pages.shop_page(shop, self._shop_items(shop.id), self.name))
-        return html(pages.not_found_page(self.name, "页面不存在"), 404)
+        return self._route_item_or_shop(path)
 
     def _events(self, room: DemoRoom, elapsed: float, since: int) -> dict:
         ended = elapsed >= self.room_seconds

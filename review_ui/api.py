@@ -25,12 +25,36 @@ def error(status: int, code: str, message: str, **extra):
 
 
 def _get(item_id: str):
+    """The item, or NotFound (answered as 404 by the handler below)."""
     if not item_id or len(item_id) > 128:
-        return None
-    try:
-        return ctx().store.get(item_id)
-    except NotFound:
-        return None
+        raise NotFound(f"no item {item_id[:128]!r}")
+    return ctx().store.get(item_id)
+
+
+# What the review workflow refuses, answered the same way by every route.
+@bp.errorhandler(NotFound)
+def not_found(exc):
+    return error(404, "not_found", "没有这个条目")
+
+
+@bp.errorhandler(Held)
+def held(exc: Held):
+    return error(409, "held", str(exc), holder=exc.holder, lease_until=exc.until.isoformat() if exc.until else None)
+
+
+@bp.errorhandler(NotClaimed)
+def not_claimed(exc: NotClaimed):
+    return error(409, "not_claimed", str(exc))
+
+
+@bp.errorhandler(ReviewError)
+def refused(exc: ReviewError):
+    return error(400, "refused", str(exc))
+
+
+@bp.errorhandler(Conflict)
+def conflict(exc: Conflict):
+    return error(409, "conflict", "条目刚被他人修改，请重新读取后再试")
 
 
 def summary(item) -> dict:
@@ -75,8 +99,6 @@ def list_items():
 @requires("view")
 def get_item(item_id: str):
     item = _get(item_id)
-    if item is None:
-        return error(404, "not_found", "没有这个条目")
     return jsonify(detail(item))
 
 
@@ -84,16 +106,13 @@ def get_item(item_id: str):
 @requires("claim")
 def claim(item_id: str):
     item = _get(item_id)
-    if item is None:
-        return error(404, "not_found", "没有这个条目")
     takeover = bool(_body().get("takeover"))
     if takeover and not current_user.can("takeover"):
         return error(403, "forbidden", "只有科长可以接管他人认领的条目")
     try:
         claimed, taken_from = ctx().workflow.claim(item.id, current_user.name, current_user.role, takeover=takeover)
-    except Held as exc:
-        return error(409, "held", str(exc), holder=exc.holder,
-                     lease_until=exc.until.isoformat() if exc.until else None)
+    except Held:
+        raise
     except ReviewError as exc:
         return error(409, "not_claimable", str(exc))
     details = {"lease_until": claimed.review.lease_until.isoformat(), "first_seen": claimed.first_seen.isoformat(),
@@ -110,8 +129,6 @@ def claim(item_id: str):
 @requires("claim")
 def release(item_id: str):
     item = _get(item_id)
-    if item is None:
-        return error(404, "not_found", "没有这个条目")
     try:
         released = ctx().workflow.release(item.id, current_user.name)
     except ReviewError as exc:
@@ -126,8 +143,6 @@ def heartbeat(item_id: str):
     """Keeps the page's lease alive while it is open, and tells who else is looking."""
     c = ctx()
     item = _get(item_id)
-    if item is None:
-        return error(404, "not_found", "没有这个条目")
     viewers = c.presence.touch(item.id, current_user.name)
     renewed = False
     if holder(item) == current_user.name and current_user.can("claim"):
@@ -145,8 +160,6 @@ def heartbeat(item_id: str):
 @requires("decide")
 def decide(item_id: str):
     item = _get(item_id)
-    if item is None:
-        return error(404, "not_found", "没有这个条目")
     body = _body()
     decisions = body.get("decisions")
     if not isinstance(decisions, list) or not all(isinstance(d, dict) for d in decisions):
@@ -154,16 +167,7 @@ def decide(item_id: str):
     decisions = [{k: str(d.get(k, "") if d.get(k) is not None else "") for k in ("target", "action", "reason_code", "note")}
                  for d in decisions[:200]]
     submit = body.get("submit") is True
-    try:
-        item = ctx().workflow.decide(item.id, current_user.name, current_user.role, decisions, submit=submit)
-    except Held as exc:
-        return error(409, "held", str(exc), holder=exc.holder)
-    except NotClaimed as exc:
-        return error(409, "not_claimed", str(exc))
-    except ReviewError as exc:
-        return error(400, "refused", str(exc))
-    except Conflict:
-        return error(409, "conflict", "条目刚被他人修改，请重新读取后再试")
+    item = ctx().workflow.decide(item.id, current_user.name, current_user.role, decisions, submit=submit)
     audit_decisions(item, decisions, submitted=submit)
     return jsonify(summary(item))
 
@@ -172,19 +176,8 @@ def decide(item_id: str):
 @requires("escalate")
 def escalate(item_id: str):
     item = _get(item_id)
-    if item is None:
-        return error(404, "not_found", "没有这个条目")
     note = str(_body().get("note") or "")
-    try:
-        item = ctx().workflow.escalate(item.id, current_user.name, note)
-    except Held as exc:
-        return error(409, "held", str(exc), holder=exc.holder)
-    except NotClaimed as exc:
-        return error(409, "not_claimed", str(exc))
-    except ReviewError as exc:
-        return error(400, "refused", str(exc))
-    except Conflict:
-        return error(409, "conflict", "条目刚被他人修改，请重新读取后再试")
+    item = ctx().workflow.escalate(item.id, current_user.name, note)
     audit("escalate", f"item:{item.id}", {"note": note.strip()[:4000], "via": "api"})
     return jsonify(summary(item))
 

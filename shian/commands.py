@@ -101,10 +101,8 @@ def list_items(flagged: bool, platform: tuple[str, ...], as_json: bool, limit: i
     store = open_store(get_settings())
     query = Query(flagged_only=flagged, filters={"platform": list(platform)} if platform else {},
                   sort="risk", size=500)
-    shown = 0
-    while True:
-        page = store.search(query)
-        for item in page.items:
+    try:
+        for shown, item in enumerate(iter_items(store, query), 1):
             row = item_summary(item)
             if as_json:
                 click.echo(json.dumps(row, ensure_ascii=False))
@@ -112,13 +110,20 @@ def list_items(flagged: bool, platform: tuple[str, ...], as_json: bool, limit: i
                 types = ",".join(sorted({f["type"] for f in row["findings"]})) or "-"
                 click.echo(f"{row['id']}  {row['platform']:5s} {row['status']:9s} risk={row['risk']:<6} "
                            f"licence={row['licence_verdict']}  {types}  {row['title'][:40]}")
-            shown += 1
             if limit and shown >= limit:
-                return
+                break
+    finally:
+        store.close()
+
+
+def iter_items(store, query):
+    """Every item the query matches, page by page with search_after."""
+    while True:
+        page = store.search(query)
+        yield from page.items
         if page.next_after is None:
-            break
+            return
         query.after = page.next_after
-    store.close()
 
 
 @click.command()

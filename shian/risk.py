@@ -12,7 +12,7 @@ HEALTH_WEIGHT = {"ok": 0.0, "n/a": 0.0, "missing_for_health_claims": 6.0, "not_i
                  "functions_exceeded": 6.0}
 
 
-def score_risk(listing: Listing, analysis: Analysis, repeat_offences: int = 0) -> float:
+def score_risk(listing: Listing, analysis: Analysis) -> float:
     # Distinct finding types count fully; repeats of one type add little, so a
     # long page repeating one phrase does not outrank a page with a disease claim.
     by_type: dict[str, float] = {}
@@ -24,7 +24,6 @@ def score_risk(listing: Listing, analysis: Analysis, repeat_offences: int = 0) -
         score += LICENCE_WEIGHT.get(analysis.licence.verdict, 3.0)
     if analysis.health_reg:
         score += HEALTH_WEIGHT.get(analysis.health_reg.verdict, 3.0)
-    score += 3.0 * min(repeat_offences, 5)
     if listing.kind == "live":
         score *= 1.5   # a live room is selling now
     return round(score, 2)

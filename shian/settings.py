@@ -75,7 +75,7 @@ class Settings(BaseSettings):
 
 
 class YamlSource(PydanticBaseSettingsSource):
-    """config/settings.yaml (or the file named by SHIAN_CONFIG_FILE is not supported on purpose)."""
+    """config/settings.yaml: the lowest-priority source, below SHIAN_* variables and explicit overrides."""
 
     def __call__(self) -> dict[str, Any]:
         path = CONFIG_DIR / "settings.yaml"

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,6 +12,7 @@ from shian.evidence.files import EvidenceFiles
 from shian.evidence.verify import verify_package
 from shian.models import Analysis, EvidenceRef, Finding, Listing, ReviewItem, Shop
 from shian.models import utcnow
+from tests.ui.server import serving_page
 
 PAGE = ("<html><head><meta charset='utf-8'><title>野生黑枸杞</title></head><body><h1>野生黑枸杞 500克</h1>"
         "<p>每天一把，根治糖尿病。</p></body></html>").encode("utf-8")
@@ -22,22 +21,8 @@ TEXT = "每天一把，根治糖尿病。"
 
 @pytest.fixture(scope="module")
 def site():
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(PAGE)))
-            self.end_headers()
-            self.wfile.write(PAGE)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving_page(PAGE) as (base, _hits):
+        yield base
 
 
 def captured_item(settings, site: str, n: int, shop: str = "枸杞旗舰店") -> ReviewItem:

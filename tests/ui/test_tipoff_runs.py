@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.ui.server import serving_page
 
 PAGE = ("<html><head><meta charset='utf-8'><title>降糖神茶</title></head><body><h1>苦瓜降糖神茶</h1>"
         "<p>本品纯天然，喝一个月根治糖尿病，无效退款。店铺：好味食品商行</p></body></html>").encode("utf-8")
@@ -13,25 +14,8 @@ PAGE = ("<html><head><meta charset='utf-8'><title>降糖神茶</title></head><bo
 
 @pytest.fixture
 def tip_site():
-    hits = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(PAGE)))
-            self.end_headers()
-            self.wfile.write(PAGE)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    server.shutdown()
-    server.server_close()
+    with serving_page(PAGE) as served:
+        yield served
 
 
 def _wait_for(job, seconds: float = 90) -> None:
