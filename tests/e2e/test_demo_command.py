@@ -7,9 +7,6 @@ import signal
 import subprocess
 import sys
 
-from playwright.sync_api import sync_playwright
-
-from tests.e2e.test_demo_path import CHROMIUM_ARGS
 
 
 def read_until(proc, pattern: str, timeout: float = 600.0) -> re.Match:
@@ -27,23 +24,22 @@ def read_until(proc, pattern: str, timeout: float = 600.0) -> re.Match:
             return match
 
 
-def test_demo_serves_the_queue_behind_the_login_it_prints(tmp_path):
+def test_demo_serves_the_queue_behind_the_login_it_prints(tmp_path, browser):
     proc = subprocess.Popen([sys.executable, "-m", "shian", "--data-dir", str(tmp_path), "demo",
                              "--listings", "100", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
     try:
         found = read_until(proc, r"review UI: (http://127\.0\.0\.1:\d+/)\s+login: (\S+) / (\S+)")
         base, user, password = found.groups()
-        with sync_playwright() as p:    # a real browser: the session cookie is Secure, as in production
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.goto(base)
-            page.fill("input[name=username]", user)
-            page.fill("input[name=password]", password)
-            page.click("button[type=submit]")
-            page.wait_for_selector("text=审核队列")
-            assert page.locator("tr[data-row]").count() >= 3    # flagged items from the crawls are listed
-            browser.close()
+        context = browser.new_context()    # a real browser: the session cookie is Secure, as in production
+        page = context.new_page()
+        page.goto(base)
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=审核队列")
+        assert page.locator("tr[data-row]").count() >= 3    # flagged items from the crawls are listed
+        context.close()
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0

@@ -7,15 +7,10 @@ import sys
 import threading
 
 import pytest
-from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from review_ui import create_app
 from shian.users import Users
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
 
 def shian(data_dir, *args, timeout=600):
     return subprocess.run([sys.executable, "-m", "shian", "--data-dir", str(data_dir), *args],
@@ -49,7 +44,7 @@ def test_crawled_items_are_not_duplicated_by_a_second_crawl(crawled):
     assert len({r["id"] for r in rows}) == len(rows)
 
 
-def test_queue_page_in_chromium_shows_a_flagged_item(crawled, settings):
+def test_queue_page_in_chromium_shows_a_flagged_item(crawled, settings, browser):
     data_dir, rows = crawled
     settings.data_dir = data_dir
     Users(data_dir).add("wang", role="reviewer", password="s3cret-pass")
@@ -60,17 +55,16 @@ def test_queue_page_in_chromium_shows_a_flagged_item(crawled, settings):
     base = f"http://127.0.0.1:{server.server_port}"
     top = max((r for r in rows if r["findings"]), key=lambda r: r["risk"])
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.goto(base + "/")
-            assert "/login" in page.url          # the queue needs a login
-            page.fill("input[name=username]", "wang")
-            page.fill("input[name=password]", "s3cret-pass")
-            page.click("button[type=submit]")
-            page.wait_for_selector("text=审核队列")
-            body = page.inner_text("body")
-            assert top["findings"][0]["text"] in body
-            browser.close()
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(base + "/")
+        assert "/login" in page.url          # the queue needs a login
+        page.fill("input[name=username]", "wang")
+        page.fill("input[name=password]", "s3cret-pass")
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=审核队列")
+        body = page.inner_text("body")
+        assert top["findings"][0]["text"] in body
+        context.close()
     finally:
         server.shutdown()

@@ -311,15 +311,8 @@ def tsa(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def case(tmp_path_factory, site):
-    from playwright.sync_api import sync_playwright
-    root = tmp_path_factory.mktemp("case")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            case = build_case(root, browser, site)
-        finally:
-            browser.close()
+def case(tmp_path_factory, site, browser):
+    case = build_case(tmp_path_factory.mktemp("case"), browser, site)
     yield case
     case.store.close()
 
