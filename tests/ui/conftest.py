@@ -89,3 +89,4 @@ def browser_login(page, base: str, name: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("table.queue")
+    page.wait_for_load_state("domcontentloaded")   # app.js is deferred: its key handlers exist only then

@@ -79,9 +79,9 @@ def test_keyboard_only_triage_of_three_items(app, store, page):
     with serving(app) as base:
         browser_login(page, base, "li")
         page.keyboard.press("?")
-        assert page.is_visible("#help")
+        page.wait_for_selector("#help", state="visible")
         page.keyboard.press("Escape")
-        assert not page.is_visible("#help")
+        page.wait_for_selector("#help", state="hidden")
         page.keyboard.press("s")                       # start: claim the top item of this view
         for n in range(3):
             page.wait_for_selector("#decide-form")
