@@ -42,6 +42,7 @@ class ReviewSettings(BaseModel):
 
 class EvidenceSettings(BaseModel):
     tsa_urls: list[str] = []
+    tsa_trusted_roots: list[str] = []   # PEM files; `evidence verify` requires a token chain to end at one
     bureau: str = "示例市市场监督管理局"
     signing_key: str = ""            # path to a PEM key; empty: no signature
 

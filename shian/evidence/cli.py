@@ -52,11 +52,20 @@ def export(item_ids: tuple[str, ...], output: Path, officer: str, case_ref: str,
 @evidence.command()
 @click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--require-timestamp", is_flag=True, help="Also fail when no timestamp has been added yet.")
-def verify(package: Path, require_timestamp: bool) -> None:
+@click.option("--trust-root", "trust_roots", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="PEM file of a trusted TSA root (repeatable); default settings.evidence.tsa_trusted_roots.")
+def verify(package: Path, require_timestamp: bool, trust_roots: tuple[str, ...]) -> None:
     """Check every file of PACKAGE against its manifest, the manifest digest and the timestamps."""
+    from shian.evidence.timestamp import TimestampError, load_roots
     from shian.evidence.verify import verify_package
 
-    result = verify_package(package)
+    try:
+        settings = get_settings()
+        configured = [str(settings.config_dir / p) for p in settings.evidence.tsa_trusted_roots]  # abs stays abs
+        roots = load_roots(list(trust_roots) or configured) or None
+    except TimestampError as exc:
+        raise click.ClickException(str(exc)) from exc
+    result = verify_package(package, roots)
     for line in result.lines():
         click.echo(line)
     if not result.intact or (require_timestamp and not result.timestamps):

@@ -38,7 +38,23 @@ class TokenCheck:
     tsa: str = ""                    # subject of the signing certificate
     root: str = ""                   # top of the stored chain: subject and SHA-256 fingerprint; the reader
                                      # decides whether to trust it (e.g. a TSA approved for court evidence)
+    trusted: bool | None = None      # None: no trusted roots were given, so trust was not checked
     problems: list[str] = field(default_factory=list)
+
+
+def load_roots(paths: list[str]) -> list[cx509.Certificate]:
+    """Trusted TSA roots from PEM files (a file may hold several certificates)."""
+    roots = []
+    for path in paths:
+        try:
+            data = open(path, "rb").read()
+        except OSError as exc:
+            raise TimestampError(f"trusted root file {path}: {exc.strerror}") from exc
+        try:
+            roots += cx509.load_pem_x509_certificates(data)
+        except ValueError as exc:
+            raise TimestampError(f"trusted root file {path} holds no PEM certificate: {exc}") from exc
+    return roots
 
 
 def build_request(digest: bytes, nonce: int) -> bytes:
@@ -115,8 +131,10 @@ def _pem(cert: x509.Certificate) -> str:
     return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
 
-def check_token(token: bytes, data: bytes, chain_pem: list[str] | None = None) -> TokenCheck:
-    """Check a token against the bytes it should cover (the manifest)."""
+def check_token(token: bytes, data: bytes, chain_pem: list[str] | None = None,
+                trusted_roots: list[cx509.Certificate] | None = None) -> TokenCheck:
+    """Check a token against the bytes it should cover (the manifest); with trusted_roots, the
+    chain must also end at (or be issued by) one of them."""
     check = TokenCheck(ok=False)
     try:
         content = cms.ContentInfo.load(token)["content"]
@@ -150,6 +168,10 @@ def check_token(token: bytes, data: bytes, chain_pem: list[str] | None = None) -
         problems, top = _check_chain(signer, certs)
         check.problems += problems
         check.root = f"{top.subject.rfc4514_string()} sha256:{top.fingerprint(hashes.SHA256()).hex()}"
+        if trusted_roots:
+            check.trusted = _is_trusted(top, trusted_roots)
+            if not check.trusted:
+                check.problems.append("TSA chain does not end at a trusted root")
     except Exception as exc:  # any parse failure means the token is not usable
         check.problems.append(f"token unreadable: {exc}")
     check.ok = not check.problems
@@ -225,6 +247,20 @@ def _verify(key, signature: bytes, data: bytes, sig_algo: str, digest, algo_asn1
         key.verify(signature, data)
     else:
         raise ValueError(f"unsupported TSA key type {type(key).__name__}")
+
+
+def _is_trusted(top: cx509.Certificate, roots: list[cx509.Certificate]) -> bool:
+    """The top of the stored chain is a trusted root, or was issued by one (root not stored)."""
+    for root in roots:
+        if top.fingerprint(hashes.SHA256()) == root.fingerprint(hashes.SHA256()):
+            return True
+        if top.issuer == root.subject:
+            try:
+                top.verify_directly_issued_by(root)
+                return True
+            except (InvalidSignature, ValueError, TypeError):
+                continue
+    return False
 
 
 def _check_chain(signer: cx509.Certificate, certs: list[cx509.Certificate]) \

@@ -51,7 +51,8 @@ class Verification:
             if stamp["ok"]:
                 out.append(f"OK        时间戳 / timestamp {stamp['gen_time']} {stamp['tsa']}  "
                            f"有效 / valid ({stamp['tsa_url']})")
-                out.append(f"          根证书 / root: {stamp['root']}")
+                trust = {True: "受信任 / trusted", None: "未核对信任列表 / trust not checked"}[stamp["trusted"]]
+                out.append(f"          根证书 / root: {stamp['root']}  {trust}")
             else:
                 out.append(f"INVALID   时间戳 / timestamp ({stamp['tsa_url']})  无效 / invalid: "
                            + "; ".join(stamp["problems"]))
@@ -71,7 +72,8 @@ class Verification:
         return out
 
 
-def verify_package(path: Path | str) -> Verification:
+def verify_package(path: Path | str, trusted_roots: list | None = None) -> Verification:
+    """trusted_roots: certificates (timestamp.load_roots) a token's chain must end at; None: not checked."""
     path = Path(path)
     result = Verification(path=path)
     try:
@@ -94,7 +96,7 @@ def verify_package(path: Path | str) -> Verification:
         result.problems.append("清单格式错误 / manifest is not valid JSON with resources")
         return result
 
-    _check_digest_file(result, entries, damaged, manifest_bytes)
+    _check_digest_file(result, entries, damaged, manifest_bytes, trusted_roots)
 
     for rel, res in sorted(resources.items()):
         if rel in damaged:
@@ -111,7 +113,8 @@ def verify_package(path: Path | str) -> Verification:
     return result
 
 
-def _check_digest_file(result: Verification, entries: dict, damaged: dict, manifest_bytes: bytes) -> None:
+def _check_digest_file(result: Verification, entries: dict, damaged: dict, manifest_bytes: bytes,
+                       trusted_roots: list | None = None) -> None:
     """The manifest line: its digest, then the timestamps and the signature over it."""
     raw = entries.get(wacz.DIGEST)
     if raw is None:
@@ -136,11 +139,11 @@ def _check_digest_file(result: Verification, entries: dict, damaged: dict, manif
             token = base64.b64decode(stamp["token"], validate=True)
         except (KeyError, TypeError, binascii.Error):
             result.timestamps.append({"tsa_url": stamp.get("tsa_url", ""), "gen_time": "", "tsa": "", "root": "",
-                                      "ok": False, "problems": ["token is not base64"]})
+                                      "trusted": None, "ok": False, "problems": ["token is not base64"]})
             continue
-        check = timestamp.check_token(token, manifest_bytes, stamp.get("chain") or [])
+        check = timestamp.check_token(token, manifest_bytes, stamp.get("chain") or [], trusted_roots)
         result.timestamps.append({"tsa_url": stamp.get("tsa_url", ""), "gen_time": check.gen_time,
-                                  "tsa": check.tsa, "root": check.root, "ok": check.ok,
+                                  "tsa": check.tsa, "root": check.root, "trusted": check.trusted, "ok": check.ok,
                                   "problems": check.problems})
     if digest.get("signature") is not None:
         sig = digest["signature"]

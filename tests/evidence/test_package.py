@@ -167,6 +167,25 @@ def test_timestamp_token_verifies_with_openssl(exported, tsa, tmp_path):
     assert done.returncode == 0 and "Verification: OK" in done.stdout, done.stdout + done.stderr
 
 
+def test_timestamp_chain_is_checked_against_the_trusted_roots(exported, tsa, tmp_path):
+    trusted = CliRunner().invoke(main, ["evidence", "verify", "--trust-root", str(tsa.ca), str(exported.path)])
+    assert trusted.exit_code == 0 and "受信任 / trusted" in trusted.output, trusted.output
+    # a root the bureau does not accept: the package is intact but the timestamp is not trusted
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key",
+                    "-out", "other.crt", "-days", "3", "-subj", "/CN=Other CA"], cwd=tmp_path, check=True,
+                   capture_output=True)
+    other = CliRunner().invoke(main, ["evidence", "verify", "--trust-root", str(tmp_path / "other.crt"),
+                                      str(exported.path)])
+    assert other.exit_code == 1 and "does not end at a trusted root" in other.output, other.output
+    # without a trust list the reader is told trust was not checked
+    unchecked = _verify_cli(exported.path)
+    assert unchecked.exit_code == 0 and "未核对信任列表" in unchecked.output
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    junk = CliRunner().invoke(main, ["evidence", "verify", "--trust-root", str(tmp_path / "junk.pem"),
+                                     str(exported.path)])
+    assert junk.exit_code != 0 and "holds no PEM certificate" in junk.output
+
+
 def test_pdf_has_chinese_text_and_escapes_listing_markup(case, exported, tmp_path):
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(_entries(exported.path)["report/report.pdf"])
