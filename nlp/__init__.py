@@ -53,18 +53,17 @@ def approved_ids(bundle, approved_functions: list[str] | None) -> set[int] | Non
 def scan_text(text: str, kind: str = "普通食品", approved: set[int] | None = None, bundle=None,
               only: set[str] | None = None) -> tuple[object, list]:
     """Normalise one text and return (Normalized, claims) — the core of detect()."""
-    from nlp.claims import FieldContext, field_doc, get_nlp, teach_jieba
     bundle = bundle or lexicon_holder().get()
     norm = bundle.normalizer(text)
     hits = bundle.scanner.scan(norm, only=only)
     if not hits:            # prefilter: no candidate, no Doc
         return norm, []
+    from nlp.claims import FieldContext, field_doc, get_nlp, run_components, teach_jieba
     nlp_ = get_nlp()
     teach_jieba(bundle)
     doc = field_doc(nlp_, norm.text, hits)
     doc._.shian = FieldContext(norm=norm, bundle=bundle, kind=kind, approved=approved, hits=hits)
-    for _, component in nlp_.pipeline:     # the components, without Language.__call__'s per-call overhead
-        doc = component(doc)
+    doc = run_components(nlp_, doc)
     return norm, doc._.claims or []
 
 

@@ -26,6 +26,7 @@ import jieba
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from nlp.normalize import is_cjk
 from nlp.scan import required_literals
@@ -216,6 +217,8 @@ def _inside_word(text: str, start: int, words: dict) -> bool:
     if i < 0 or not blocks[i][0] < start < blocks[i][1]:
         return False                    # first in its block: nothing before it to join
     a, b = blocks[i]
+    if a not in words and _starts_word(text[a:b], start - a):
+        return False
     if a not in words:
         words[a] = jieba.lcut(text[a:b])
     s = a
@@ -227,6 +230,36 @@ def _inside_word(text: str, start: int, words: dict) -> bool:
             break
         s = e
     return False
+
+
+_longest_word = 0
+
+
+def _starts_word(block: str, k: int) -> bool:
+    """True when jieba's cut of the block certainly starts a word of two or more characters at k,
+    found without cutting the whole block. No dictionary word spans k, so every path through the
+    word graph passes k; the best path from k on depends only on the text from k (jieba scores
+    paths from the end), and when it begins with a longer word no run of single characters (which
+    jieba's HMM may join) reaches across k either."""
+    global _longest_word
+    dt = jieba.dt
+    freq = dt.FREQ
+    if not _longest_word:
+        dt.check_initialized()
+        _longest_word = max(map(len, freq))
+    n = len(block)
+    for i in range(max(0, k - _longest_word), k):      # the same walk as jieba's get_DAG
+        j = i + 1
+        frag = block[i:j]
+        while j <= n and frag in freq:
+            if j > k and freq[frag]:
+                return False                            # a word from i spans k
+            j += 1
+            frag = block[i:j]
+    rest = block[k:]
+    route: dict = {}
+    dt.calc(rest, dt.get_DAG(rest), route)
+    return route[0][1] > 0
 
 
 _taught: set[int] = set()
@@ -248,12 +281,36 @@ def teach_jieba(bundle) -> None:
         _taught.add(id(bundle))
 
 
+# Field Docs intern every token, and the text between candidates is unique to its field: past this
+# many strings the Docs get a fresh Vocab, so a long-lived process (crawler, review UI re-scans)
+# does not grow without bound.
+MAX_VOCAB_STRINGS = 100_000
+_vocab: Vocab | None = None
+
+
+def field_vocab() -> Vocab:
+    """The Vocab field Docs are built on. It computes no lexical attributes: the components read
+    character offsets only, and spaCy's attribute getters (shape, prefix, like_num...) run in Python
+    over every new token, which cost more than the whole analysis on unseen text."""
+    global _vocab
+    vocab = _vocab
+    if vocab is None or len(vocab.strings) > MAX_VOCAB_STRINGS:
+        vocab = _vocab = Vocab()
+    return vocab
+
+
+def reset_vocab() -> None:
+    """Start field Docs on a fresh Vocab (as if every text were new, as in a crawl)."""
+    global _vocab
+    _vocab = None
+
+
 def field_doc(nlp_, text: str, hits: list) -> Doc:
     """A Doc over the field text whose token boundaries are the candidates' boundaries, so every
     claim is an exact Span; the text between candidates stays in a few long tokens."""
     cuts = sorted({0, len(text), *(h.start for h in hits), *(h.end for h in hits)})
     words = [text[a:b] for a, b in zip(cuts, cuts[1:])]
-    return Doc(nlp_.vocab, words=words, spaces=[False] * len(words))
+    return Doc(field_vocab(), words=words, spaces=[False] * len(words))
 
 
 _scan_cache: dict[int, tuple] = {}
@@ -281,8 +338,8 @@ def claim_context(doc: Doc) -> Doc:
     words: dict = {}                # jieba cuts, made only for the candidates that get this far
     keep = []
     for h in fc.hits:
-        if not h.entry.applies_to(fc.kind):
-            continue
+        if not h.entry.applies_to(fc.kind) or type_for(h.entry, fc.kind, fc.approved) is None:
+            continue            # allowed on this product: claim_types would drop it, skip the checks
         if any(s < h.end and h.start < e for s, e in masks):
             continue
         if any(s < h.end and h.start < e and not (h.start <= s and e <= h.end) for s, e in protected):
@@ -394,3 +451,19 @@ def get_nlp():
                 nlp.add_pipe("claim_types")
                 _nlp = nlp
     return _nlp
+
+
+_components: tuple = (None, ())
+
+
+def run_components(nlp_, doc: Doc) -> Doc:
+    """The pipeline's components on a Doc built elsewhere, without Language.__call__'s per-call work
+    (nor the `pipeline` property's, which builds a new list on every access)."""
+    global _components
+    owner, components = _components
+    if owner is not nlp_:
+        components = tuple(c for _, c in nlp_.pipeline)
+        _components = (nlp_, components)
+    for component in components:
+        doc = component(doc)
+    return doc

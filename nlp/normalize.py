@@ -131,6 +131,10 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SPELLED_RUN = re.compile(f"(?<![{_CJK}a-z0-9])[{_CJK}](?:[ \t\u3000]*[,、][ \t\u3000]*[{_CJK}]){{2,}}(?![{_CJK}a-z0-9])")
 _SPELLED_GAP = re.compile("[ \t\u3000]*[,、][ \t\u3000]*")
 _ONE_CHAR_LINE = re.compile("(?m)^[ \t\u3000]*[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][ \t\u3000]*$")
+# what every spelled-out run and every run of three one-character lines contains: a character
+# between two commas, a line between two line breaks (cheap searches that start with a literal)
+_SPELLED_HINT = re.compile(f"[,、][ \t\u3000]*[{_CJK}][ \t\u3000]*[,、]")
+_LINES_HINT = re.compile(f"\n[ \t\u3000]*[{_CJK}][ \t\u3000]*\n")
 
 
 @lru_cache(maxsize=65536)
@@ -268,10 +272,11 @@ class Normalizer:
 def _vertical_drops(simple: str, drops: list) -> list:
     """Add the line breaks (and blanks around them) inside runs of one-character lines, and the
     commas inside a word spelled out one character at a time (降，糖，神，器)."""
-    lines = [m.span() for m in _ONE_CHAR_LINE.finditer(simple)] if "\n" in simple else []
+    lines = [m.span() for m in _ONE_CHAR_LINE.finditer(simple)] if _LINES_HINT.search(simple) else []
     extra, run = [], []
-    for m in _SPELLED_RUN.finditer(simple):
-        extra += [g.span() for g in _SPELLED_GAP.finditer(simple, m.start(), m.end())]
+    if _SPELLED_HINT.search(simple):
+        for m in _SPELLED_RUN.finditer(simple):
+            extra += [g.span() for g in _SPELLED_GAP.finditer(simple, m.start(), m.end())]
     for span in lines + [(-2, -2)]:
         if run and span[0] == run[-1][1] + 1:
             run.append(span)

@@ -74,8 +74,9 @@ class Scanner:
                 for lit in needed or ():
                     requires.setdefault(lit, []).append(e.id)
             else:
+                run = anchored(e.regex, e.pattern)
                 for lit in lits:
-                    triggers.setdefault(lit, []).append(e)
+                    triggers.setdefault(lit, []).append((e, run))
                 # tried at its triggers only when a literal it cannot match without is there too
                 needed = required_literals(e.pattern)
                 if needed is not None:
@@ -118,15 +119,15 @@ class Scanner:
             seen = set()
             gated = self.gated
             for start, entries in tries:
-                for entry in entries:
+                for entry, run in entries:
                     key = (entry.id, start)
                     if key in seen or (only is not None and entry.id not in only) or \
                             (entry.id in gated and entry.id not in allowed):
                         continue
                     seen.add(key)
-                    m = entry.regex.match(text, start)
-                    if m and m.end() > m.start():
-                        pattern_hits.append(Hit(m.start(), m.end(), entry, m.group()))
+                    end = run(text, start)
+                    if end:
+                        pattern_hits.append(Hit(start, end, entry, text[start:end]))
         hits += pattern_hits
         for entry, gated in self.anywhere:
             if (gated and entry.id not in allowed) or (only is not None and entry.id not in only):
@@ -135,6 +136,56 @@ class Scanner:
                 if m.end() > m.start():
                     hits.append(Hit(m.start(), m.end(), entry, m.group()))
         return hits
+
+
+def anchored(regex, pattern: str):
+    """A function (text, pos) -> end of the regex's non-empty match at pos, or 0.
+
+    google-re2's Python wrapper re-encodes the whole text and maps offsets back on every call,
+    which costs more than the match. A pattern tried at a trigger can only see the characters a
+    match can span, so RE2 gets just those (plus one neighbour each side, which keeps ^, $ and
+    \\b exact) through the compiled object underneath the wrapper.
+    """
+    rx = getattr(regex, "_regexp", None)
+    if rx is None or not hasattr(rx, "Match"):          # a Python `re` twin, or an unknown wrapper
+        match = regex.match
+
+        def run(text: str, pos: int) -> int:
+            m = match(text, pos)
+            return m.end() if m and m.end() > pos else 0
+        return run
+    import re2
+    anchor = re2._Anchor.ANCHOR_START
+    width = max_width(pattern)
+    reach = width + 1 if width is not None else None
+
+    def run_re2(text: str, pos: int) -> int:
+        lo = pos - 1 if pos else 0
+        piece = text[lo:pos + reach] if reach is not None else text[lo:]
+        data = piece.encode()
+        at = len(piece[0].encode()) if lo < pos else 0
+        s, e = rx.Match(anchor, data, at, len(data))[0]
+        if s < 0 or e <= s:
+            return 0
+        return pos + len(data[at:e].decode())
+    return run_re2
+
+
+def max_width(pattern: str) -> int | None:
+    """The most characters a match of the pattern can span, or None when unknown."""
+    import re
+    import re._constants as C
+    import warnings
+    from nlp.lexicon import _RE_UNSAFE_SYNTAX
+    if any(tok in pattern for tok in _RE_UNSAFE_SYNTAX) or pattern.count("(?") != pattern.count("(?:"):
+        return None                         # flags or syntax the two engines read differently
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            hi = re._parser.parse(pattern).getwidth()[1]
+    except (re.error, Warning, RecursionError):
+        return None
+    return hi if hi < C.MAXREPEAT else None
 
 
 def _end_then_start(match: tuple[int, int, int]) -> tuple[int, int]:
