@@ -6,6 +6,7 @@ import re
 import re2
 from hypothesis import given, settings, strategies as st
 
+import nlp
 from nlp.lexicon import CONFIG_DIR_DEFAULT, _re2_options, fast_regex, load_bundle
 from nlp.scan import first_literals, required_literals
 
@@ -58,3 +59,61 @@ def test_engine_specific_syntax_stays_on_re2():
     for pattern in (r"[\x{4e00}-\x{9fff}]{1,4}堂", r"(?i)abc", r"\pN{2}"):
         slow = re2.compile(pattern, _re2_options())
         assert fast_regex(pattern, slow) is slow
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(PATTERNS), TEXTS)
+def test_a_pattern_tried_at_a_trigger_ends_where_re2_ends(pattern, text):
+    from nlp.scan import anchored
+    slow = re2.compile(pattern, _re2_options())
+    for regex in (slow, fast_regex(pattern, slow)):
+        run = anchored(regex, pattern)
+        for pos in range(len(text)):
+            m = slow.match(text, pos)
+            assert run(text, pos) == (m.end() if m and m.end() > pos else 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["降", "血", "糖", "好", ",", "、", " ", "\n", "\u3000", "a", "1"]), max_size=16)
+       .map("".join))
+def test_vertical_and_spelled_out_text_is_found_with_or_without_its_quick_check(text):
+    from nlp import normalize
+    lines = [m.span() for m in normalize._ONE_CHAR_LINE.finditer(text)]
+    runs = list(normalize._SPELLED_RUN.finditer(text))
+    # runs of three one-character lines, and spelled-out words, need what the quick checks look for
+    three = any(b + 1 == c and d + 1 == e for (a, b), (c, d), (e, f) in zip(lines, lines[1:], lines[2:]))
+    assert not three or normalize._LINES_HINT.search(text)
+    assert not runs or normalize._SPELLED_HINT.search(text)
+
+
+def test_analysing_many_new_texts_keeps_the_vocabulary_bounded(listing, monkeypatch):
+    from nlp import claims
+    monkeypatch.setattr(claims, "MAX_VOCAB_STRINGS", 200)
+    claims.reset_vocab()
+    sizes = []
+    for i in range(400):        # every text unique, each with a claim: every Doc interns new strings
+        result = nlp.detect(listing(f"第{i}号店铺的新品{i * 7919}上市，坚持喝能降血糖，编号{i}"))
+        assert any(f.type == "disease_claim" for f in result.findings)
+        sizes.append(len(claims.field_vocab().strings))
+    assert max(sizes) <= 200 + 10       # one Doc past the bound at most, then a fresh vocabulary
+    assert min(sizes[200:]) < max(sizes)
+
+
+WORDY = sorted({c for e in BUNDLE.entries for p in e.phrases for c in p if "\u4e00" <= c <= "\u9fff"})[:120] + \
+    list("空降糖果的了是在和我你好吃喝茶")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDY), min_size=2, max_size=14).map("".join), st.data())
+def test_a_word_start_found_without_cutting_the_block_is_where_jieba_cuts(block, data):
+    import jieba
+
+    from nlp.claims import _starts_word
+    k = data.draw(st.integers(min_value=1, max_value=len(block) - 1))
+    if _starts_word(block, k):
+        s = 0
+        for w in jieba.lcut(block):
+            assert not s < k < s + len(w), (block, k, w)
+            if s == k:
+                assert len(w) > 1, (block, k, w)
+            s += len(w)
