@@ -173,7 +173,7 @@ def test_lasting_flavour_is_not_virility(listing, text):
     ("把体内毒素排出去", "unapproved_function"),
     ("健身增肌塑形必备", "unapproved_function"),
     ("酒局前喝一瓶，千杯不醉", "unapproved_function"),
-    ("有助于延缓衰老", "health_function_on_ordinary_food"),
+    ("有助于延缓衰老", "unapproved_function"),      # an anti-ageing claim; old name of function 2 only in registry text
     ("女人喝了胸部更挺", "unapproved_function"),
     ("熬夜党护肝必备", "unapproved_function"),
     ("减轻酒精对肝脏的损伤", "health_function_on_ordinary_food"),
