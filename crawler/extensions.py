@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import resource
 from pathlib import Path
 
 from scrapy import signals
@@ -13,10 +14,17 @@ def run_meta_key(run_id: str) -> str:
     return f"crawl_run:{run_id}"
 
 
+def cpu_seconds() -> dict[str, float]:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"crawler": round(own.ru_utime + own.ru_stime, 2),
+            "workers": round(children.ru_utime + children.ru_stime, 2)}
+
+
 class RunStats:
     def __init__(self, crawler):
         self.crawler = crawler
         self.started = utcnow()
+        self.cpu_at_open = 0.0
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -26,6 +34,7 @@ class RunStats:
 
     def spider_opened(self, spider):
         self.started = utcnow()
+        self.cpu_at_open = cpu_seconds()["crawler"]
 
     def spider_closed(self, spider, reason):
         s = self.crawler.stats.get_stats()
@@ -44,6 +53,8 @@ class RunStats:
             "taken_down": s.get("shian/items/taken_down", 0),
             "capture_incomplete": s.get("shian/items/capture_incomplete", 0),
             "skipped_done": s.get("shian/skipped_done", 0),
+            "store_batches": s.get("shian/store_batches", 0),
+            "store_batch_max": s.get("shian/store_batch_max", 0),
             "errors": s.get("log_count/ERROR", 0) + s.get("spider_exceptions/count", 0)
             + s.get("item_dropped_count", 0),
             "retries": s.get("retry/count", 0),
@@ -55,6 +66,9 @@ class RunStats:
             "browser_contexts": s.get("playwright/context_count", 0),
             "memusage_max_mb": round(s.get("memusage/max", 0) / 2**20, 1),
             "resumed": spider.done.resumed,
+            # CPU seconds of this process and of its finished workers (analysis, OCR): unlike
+            # pages/s they do not depend on what else the machine is running
+            "cpu_s": {**cpu_seconds(), "crawler_since_open": round(cpu_seconds()["crawler"] - self.cpu_at_open, 2)},
         }
         run_dir = Path(self.crawler.settings["SHIAN_RUN_DIR"])
         (run_dir / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -1,6 +1,6 @@
 """The done journal of a run: keys of listings already stored, one per line.
 
-Appended and flushed after each store write, so a run killed with SIGKILL
+Appended and flushed after each store write (a batch at a time), so a run killed with SIGKILL
 and started again skips exactly what is already stored and fetches the rest.
 """
 from __future__ import annotations
@@ -31,11 +31,18 @@ class DoneJournal:
         return len(self.keys)
 
     def add(self, key: str) -> None:
-        if not key or key in self.keys:
-            return
-        self.keys.add(key)
-        self._fh.write(key.replace("\n", " ") + "\n")
-        self._fh.flush()
+        self.add_many([key])
+
+    def add_many(self, keys) -> None:
+        """Record keys whose store write has committed: one write and flush for a whole batch."""
+        new = []
+        for key in keys:
+            if key and key not in self.keys:
+                self.keys.add(key)
+                new.append(key.replace("\n", " ") + "\n")
+        if new:
+            self._fh.write("".join(new))
+            self._fh.flush()
 
     def close(self) -> None:
         self._fh.close()

@@ -6,6 +6,10 @@ downloads, parses and writes evidence. The worker is the only writer of items, s
 writes keep their order (a change, then a takedown). A listing is journalled as done
 only once the worker has stored it, so a SIGKILL loses nothing: at worst a stored
 listing is fetched again and stored "unchanged".
+
+Items travel in batches (SHIAN_BATCH_SIZE, default 64): one round trip to the worker and
+one store transaction per batch (Pipeline.process_many -> store.upsert_many), and one
+journal write for the keys of the batch once it has committed.
 """
 from __future__ import annotations
 
@@ -66,10 +70,6 @@ def _init_worker(parent: int, settings_json: dict) -> None:
     _open(settings_json)
 
 
-def _process(listing: Listing) -> str:
-    return _pipeline.process(listing).outcome
-
-
 def _taken_down(listing_id: str, when) -> bool:
     from shian.store import NotFound
     try:
@@ -77,6 +77,51 @@ def _taken_down(listing_id: str, when) -> bool:
         return True
     except NotFound:
         return False                 # gone before we ever stored it: nothing to mark
+
+
+def _store_listings(listings: list[Listing]) -> list[tuple[bool, str]]:
+    """One bulk write for the batch; on failure item by item, so one bad listing costs only itself."""
+    from shian.store import BulkError
+    try:
+        return [(True, r.outcome) for r in _pipeline.process_many(listings)]
+    except BulkError as exc:
+        written = {r.item.id: r.outcome for r in exc.results}
+        log.warning("bulk write: %s; writing the rest one by one", exc)
+    except Exception as exc:  # noqa: BLE001 - SQLite rolled the batch back: redo it item by item
+        written = {}
+        log.warning("bulk write of %d listings failed (%r); writing them one by one", len(listings), exc)
+    out = []
+    for listing in listings:
+        if listing.id in written:
+            out.append((True, written[listing.id]))
+            continue
+        try:
+            out.append((True, _pipeline.process(listing).outcome))
+        except Exception as exc:  # noqa: BLE001 - reported to the crawler as this item's error
+            out.append((False, f"{type(exc).__name__}: {exc}"[:500]))
+    return out
+
+
+def _run_batch(ops: list) -> list[tuple[bool, str]]:
+    """Store a batch in order: consecutive listings in one bulk write, takedowns one by one.
+    Returns (ok, outcome or error) per op; an op is only ok once its write has committed."""
+    out: list[tuple[bool, str]] = []
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        if isinstance(op, TakenDown):
+            try:
+                out.append((True, "taken_down" if _taken_down(op.listing_id, op.when) else "not_stored"))
+            except Exception as exc:  # noqa: BLE001
+                out.append((False, f"{type(exc).__name__}: {exc}"[:500]))
+            i += 1
+            continue
+        j = i
+        while j < len(ops) and isinstance(ops[j], Listing):
+            j += 1
+        out += _store_listings(ops[i:j])
+        i = j
+    return out
 
 
 def _close() -> None:
@@ -87,11 +132,23 @@ def _close() -> None:
 
 
 # -- the crawler side ------------------------------------------------------------------------------
+class ItemNotStored(Exception):
+    """The analysis worker could not store an item (it is not journalled: a resumed run fetches it again)."""
+
+
 class StorePipeline:
+    """Items are sent to the worker in batches: one IPC round trip and one store transaction per
+    batch instead of per item. Batches are adaptive: an idle worker gets what is waiting at once
+    (a slow crawl has no added latency); a busy one gets the items that piled up meanwhile."""
+
     def __init__(self, crawler):
         self.crawler = crawler
         self.pool: ProcessPoolExecutor | None = None
         self.in_process = not crawler.settings.getbool("SHIAN_ANALYSIS_PROCESS", True)
+        self.batch_size = crawler.settings.getint("SHIAN_BATCH_SIZE", 64)
+        self.in_flight_max = 2         # one being stored, one queued: the worker never waits for us
+        self.waiting: list[tuple[object, asyncio.Future]] = []
+        self.in_flight = 0
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -109,6 +166,7 @@ class StorePipeline:
         self.pool.submit(int).result()          # the worker is up, its models loaded
 
     def close_spider(self, spider=None):
+        # Scrapy closes pipelines only once every item is processed, so no batch is pending here
         if self.pool is not None:
             self.pool.submit(_close).result()
             self.pool.shutdown(wait=True)
@@ -116,24 +174,60 @@ class StorePipeline:
         else:
             _close()
 
-    async def _call(self, fn, *args):
-        if self.pool is None:
-            return fn(*args)
-        return await asyncio.wrap_future(self.pool.submit(fn, *args))
-
     async def process_item(self, item, spider=None):
-        spider = self.crawler.spider
+        if not isinstance(item, (Listing, TakenDown)):
+            return item
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((item, done))
+        self._send()
+        ok, outcome = await done
+        if not ok:
+            raise ItemNotStored(f"{getattr(item, 'id', None) or item.listing_id}: {outcome}")
         stats = self.crawler.stats
-        if isinstance(item, TakenDown):
-            if await self._call(_taken_down, item.listing_id, item.when):
-                stats.inc_value("shian/items/taken_down")
-            spider.done.add(item.key)
-            return item
-        if isinstance(item, Listing):
-            outcome = await self._call(_process, item)
+        if outcome != "not_stored":
             stats.inc_value(f"shian/items/{outcome}")
-            if not item.capture_complete:
-                stats.inc_value("shian/items/capture_incomplete")
-            spider.done.add(item.item_id)
-            return item
+        if isinstance(item, Listing) and not item.capture_complete:
+            stats.inc_value("shian/items/capture_incomplete")
         return item
+
+    def _send(self) -> None:
+        while self.waiting and self.in_flight < self.in_flight_max:
+            batch, self.waiting = self.waiting[:self.batch_size], self.waiting[self.batch_size:]
+            ops = [item for item, _ in batch]
+            self.crawler.stats.inc_value("shian/store_batches")
+            self.crawler.stats.max_value("shian/store_batch_max", len(ops))
+            if self.pool is None:
+                try:
+                    self._stored(batch, _run_batch(ops), None)
+                except Exception as exc:  # noqa: BLE001
+                    self._stored(batch, None, exc)
+                continue
+            try:
+                future = asyncio.wrap_future(self.pool.submit(_run_batch, ops))
+            except Exception as exc:  # noqa: BLE001 - a broken pool: these items fail, none hangs
+                self._stored(batch, None, exc)
+                continue
+            self.in_flight += 1
+            future.add_done_callback(lambda f, batch=batch: self._finished(batch, f))
+
+    def _finished(self, batch, future: asyncio.Future) -> None:
+        self.in_flight -= 1
+        exc = asyncio.CancelledError() if future.cancelled() else future.exception()
+        self._stored(batch, None if exc else future.result(), exc)
+        self._send()
+
+    def _stored(self, batch, results, exc) -> None:
+        """Journal what the worker committed (one write for the batch), then release the items."""
+        if exc is not None:                     # the worker died or could not be reached
+            results = [(False, f"analysis worker failed: {exc!r}")] * len(batch)
+        try:
+            self.crawler.spider.done.add_many([_key(item) for (item, _), (ok, _) in zip(batch, results) if ok])
+        except OSError as exc:                  # stored but not journalled: a resume fetches them again
+            log.error("cannot write the done journal: %s", exc)
+        for (_, done), result in zip(batch, results):
+            if not done.done():
+                done.set_result(result)
+
+
+def _key(item) -> str:
+    return item.key if isinstance(item, TakenDown) else item.item_id

@@ -2,7 +2,9 @@
 
 capture_url(url) is also what the review UI's tip-off form calls. The page
 goes through the same pipeline as crawled listings. Only http(s) URLs are
-taken. A tip-off is one page a person asked for, so robots.txt is not
+taken, and only to hosts the tip-off host rules allow (HostGuard: by default no
+loopback, private or link-local address, checked on the resolved address of every
+request the page makes). A tip-off is one page a person asked for, so robots.txt is not
 consulted; the browser still identifies itself with the crawl user agent.
 
 Fields come from a platform's item selectors when `platform` names a
@@ -11,9 +13,11 @@ configured platform, otherwise from the page itself (og:title, h1 or
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
+import socket
 from contextlib import suppress
 from urllib.parse import urlsplit
 
@@ -48,12 +52,115 @@ class TipoffError(ValueError):
     """The URL cannot be captured (not http/https, or the browser could not open it)."""
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, guard: "HostGuard | None" = None) -> str:
+    """The URL, stripped; TipoffError when it is not http(s) or its host is refused by `guard`."""
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TipoffError(f"只能取证 http(s) 网址: {url[:200]!r}")
+    if guard is not None:
+        refused = guard.refusal(url)
+        if refused:
+            raise TipoffError(refused)
     return url
+
+
+def non_public(ip) -> bool:
+    """Loopback, private, link-local, shared (CGNAT), reserved, unspecified or multicast."""
+    return not ip.is_global or ip.is_multicast
+
+
+class HostGuard:
+    """Which hosts a tip-off capture may reach (settings.crawl.tipoff_deny / tipoff_allow).
+
+    A tip-off URL comes from outside, so a capture must not become a way into the bureau's own
+    network: every host is resolved and each of its addresses is checked; allow wins over deny.
+    Rules: "non-public", an IP or network (10.0.0.0/8), or a host name (".example.com" also
+    matches its subdomains).
+    """
+
+    def __init__(self, deny: list[str], allow: list[str]):
+        self.deny, self.allow = self._parse(deny), self._parse(allow)
+        self._seen: dict[tuple[str, int], str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "HostGuard":
+        return cls(settings.crawl.tipoff_deny, settings.crawl.tipoff_allow)
+
+    @staticmethod
+    def _parse(rules: list[str]) -> dict:
+        out = {"non_public": False, "networks": [], "hosts": []}
+        for rule in rules or ():
+            rule = str(rule).strip().lower()
+            if rule == "non-public":
+                out["non_public"] = True
+                continue
+            try:
+                out["networks"].append(ipaddress.ip_network(rule, strict=False))
+            except ValueError:
+                out["hosts"].append(rule.rstrip("."))
+        return out
+
+    @staticmethod
+    def _matches(rules: dict, host: str, ip) -> bool:
+        if any(host == h or (h.startswith(".") and (host.endswith(h) or host == h[1:])) for h in rules["hosts"]):
+            return True
+        if ip is None:
+            return False
+        return (rules["non_public"] and non_public(ip)) or any(ip in net for net in rules["networks"])
+
+    def refusal(self, url: str) -> str:
+        """"" when every address of the URL's host may be reached, else why not (for the reviewer)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https", "ws", "wss"):
+            return ""                  # data:, blob: and the like never reach the network
+        host = (parts.hostname or "").lower().rstrip(".")
+        try:
+            port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+        except ValueError:
+            return f"网址端口无效: {url[:200]!r}"
+        key = (host, port)
+        if key not in self._seen:
+            self._seen[key] = self._check_host(host, port)
+        return self._seen[key]
+
+    def _check_host(self, host: str, port: int) -> str:
+        if self._matches(self.allow, host, None):
+            return ""
+        if self._matches(self.deny, host, None):
+            return self._refused(host, None)
+        try:
+            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError) as exc:
+            return f"无法解析主机 {host!r}，未取证（{exc}）"
+        for ip_text in sorted({info[4][0] for info in infos}):
+            refused = self.check_ip(host, ip_text)
+            if refused:
+                return refused
+        return ""
+
+    def check_ip(self, host: str, ip_text: str) -> str:
+        """"" when `host` at address `ip_text` may be reached, else why not."""
+        try:
+            ip = ipaddress.ip_address(ip_text.split("%", 1)[0])
+        except ValueError:
+            return f"主机 {host!r} 的地址 {ip_text!r} 无法识别，未取证"
+        if getattr(ip, "ipv4_mapped", None) is not None:
+            ip = ip.ipv4_mapped
+        if self._matches(self.allow, host, ip) or not self._matches(self.deny, host, ip):
+            return ""
+        return self._refused(host, ip)
+
+    @staticmethod
+    def _refused(host: str, ip) -> str:
+        if ip is None:
+            what = "在禁止访问的名单中"
+        elif non_public(ip):
+            what = f"的地址 {ip} 属于内部网络（回环、内网或链路本地等）"
+        else:
+            what = f"的地址 {ip} 在禁止访问的名单中"
+        return (f"拒绝取证：主机 {host} {what}。线索取证只访问公网网站；"
+                f"如确需访问，请管理员将其加入设置 crawl.tipoff_allow。")
 
 
 def _select(html: str, spec) -> str:
@@ -95,7 +202,7 @@ def extract(html: str, visible_text: str, url: str, platform=None) -> dict:
     return fields
 
 
-def browse(url: str, settings: Settings) -> dict:
+def browse(url: str, settings: Settings, guard: HostGuard | None = None) -> dict:
     """Open the page in Chromium: exchanges, rendered HTML, visible text, full-page screenshot, steps."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
@@ -122,6 +229,19 @@ def browse(url: str, settings: Settings) -> dict:
             if details:
                 entry["certificate"] = json.dumps(details, ensure_ascii=False)
 
+    guard = guard or HostGuard.from_settings(settings)
+    refused: list[str] = []
+
+    def on_route(route) -> None:
+        # every request the page makes (scripts, images, XHR) goes through the same host check
+        reason = guard.refusal(route.request.url)
+        if reason:
+            refused.append(reason)
+            step("blocked", f"{route.request.url[:200]}: {reason}")
+            route.abort("blockedbyclient")
+        else:
+            route.fallback()
+
     timeout_ms = settings.crawl.timeout_s * 1000
     out: dict = {"steps": steps, "exchanges": exchanges, "status": None, "problem": ""}
     with sync_playwright() as pw:
@@ -130,6 +250,7 @@ def browse(url: str, settings: Settings) -> dict:
         try:
             context = browser.new_context(user_agent=settings.crawl.user_agent,
                                           viewport={"width": 1280, "height": 900})
+            context.route("**/*", on_route)
             page = context.new_page()
             page.on("response", on_response)
             out["browser_version"] = browser.version
@@ -137,7 +258,15 @@ def browse(url: str, settings: Settings) -> dict:
             try:
                 response = page.goto(url, wait_until="load", timeout=timeout_ms)
             except PlaywrightError as exc:
+                if refused:
+                    raise TipoffError(refused[0]) from None
                 raise TipoffError(f"页面无法打开: {exc.message.splitlines()[0][:300]}") from None
+            # redirects are followed inside the browser, past the route check: check where it went
+            for hop in [{"url": page.url, "ip": ""}, *exchanges]:
+                host = (urlsplit(hop["url"]).hostname or "").lower()
+                reason = guard.refusal(hop["url"]) or (hop["ip"] and guard.check_ip(host, hop["ip"]))
+                if reason:
+                    raise TipoffError(reason)
             out["status"] = response.status if response else None
             step("wait", "network idle (at most 5 s)")
             with suppress(PlaywrightError):
@@ -160,19 +289,22 @@ def browse(url: str, settings: Settings) -> dict:
 def capture_url(url: str, platform: str | None = None, pipeline=None, settings: Settings | None = None):
     """Capture one page with full evidence and put it through the pipeline; returns the UpsertResult.
 
-    Raises TipoffError for a URL that is not http(s) or a page that cannot be opened.
+    Raises TipoffError for a URL that is not http(s), a host refused by the tip-off host rules
+    (settings.crawl.tipoff_deny / tipoff_allow; private and loopback addresses by default),
+    or a page that cannot be opened.
     """
     from shian.evidence.capture import Capture
     from shian.evidence.files import EvidenceFiles
     from shian.pipeline import Pipeline
 
     settings = settings or get_settings()
-    url = check_url(url)
+    guard = HostGuard.from_settings(settings)
+    url = check_url(url, guard)
     config = None
     if platform:
         from crawler.platforms import load_platform
         config = load_platform(platform, base_url=f"{urlsplit(url).scheme}://{urlsplit(url).netloc}")
-    page = browse(url, settings)
+    page = browse(url, settings, guard)
     cap = Capture(files=EvidenceFiles(settings.evidence_dir), url=url, platform=platform or "tipoff",
                   user_agent=settings.crawl.user_agent, config_hash=config.config_hash if config else "",
                   browser_version=page.get("browser_version", ""))

@@ -80,4 +80,6 @@ def demo(once: bool, listings: int, seed: int, host: str, port: int) -> None:
             users.add(DEMO_USER, role="lead", password=password)
         else:
             users.set_password(DEMO_USER, password)
+        # the demo platforms live on 127.0.0.1, which tip-off captures refuse by default
+        settings.crawl.tipoff_allow = [*settings.crawl.tipoff_allow, "127.0.0.1"]
         serve_app(create_app(settings), host, port, banner=f"login: {DEMO_USER} / {password}")

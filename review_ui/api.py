@@ -24,11 +24,15 @@ def error(status: int, code: str, message: str, **extra):
     return response
 
 
-def _get(item_id: str):
-    """The item, or NotFound (answered as 404 by the handler below)."""
+def _checked(item_id: str) -> str:
+    """The id if it can name an item, else NotFound (answered as 404 by the handler below)."""
     if not item_id or len(item_id) > 128:
         raise NotFound(f"no item {item_id[:128]!r}")
-    return ctx().store.get(item_id)
+    return item_id
+
+
+def _get(item_id: str):
+    return ctx().store.get(_checked(item_id))
 
 
 # What the review workflow refuses, answered the same way by every route.
@@ -105,12 +109,12 @@ def get_item(item_id: str):
 @bp.post("/items/<item_id>/claim")
 @requires("claim")
 def claim(item_id: str):
-    item = _get(item_id)
+    item_id = _checked(item_id)   # the workflow reads the item itself (NotFound -> 404): one read, one write
     takeover = bool(_body().get("takeover"))
     if takeover and not current_user.can("takeover"):
         return error(403, "forbidden", "只有科长可以接管他人认领的条目")
     try:
-        claimed, taken_from = ctx().workflow.claim(item.id, current_user.name, current_user.role, takeover=takeover)
+        claimed, taken_from = ctx().workflow.claim(item_id, current_user.name, current_user.role, takeover=takeover)
     except Held:
         raise
     except ReviewError as exc:
@@ -118,9 +122,9 @@ def claim(item_id: str):
     details = {"lease_until": claimed.review.lease_until.isoformat(), "first_seen": claimed.first_seen.isoformat(),
                "via": "api"}
     if taken_from:
-        audit("takeover", f"item:{item.id}", {**details, "from": taken_from})
+        audit("takeover", f"item:{item_id}", {**details, "from": taken_from})
     else:
-        audit("claim", f"item:{item.id}", details)
+        audit("claim", f"item:{item_id}", details)
     return jsonify(id=claimed.id, holder=current_user.name, lease_until=claimed.review.lease_until.isoformat(),
                    status=claimed.review.status, version=claimed.version)
 
@@ -159,7 +163,7 @@ def heartbeat(item_id: str):
 @bp.post("/items/<item_id>/decide")
 @requires("decide")
 def decide(item_id: str):
-    item = _get(item_id)
+    item_id = _checked(item_id)
     body = _body()
     decisions = body.get("decisions")
     if not isinstance(decisions, list) or not all(isinstance(d, dict) for d in decisions):
@@ -167,7 +171,7 @@ def decide(item_id: str):
     decisions = [{k: str(d.get(k, "") if d.get(k) is not None else "") for k in ("target", "action", "reason_code", "note")}
                  for d in decisions[:200]]
     submit = body.get("submit") is True
-    item = ctx().workflow.decide(item.id, current_user.name, current_user.role, decisions, submit=submit)
+    item = ctx().workflow.decide(item_id, current_user.name, current_user.role, decisions, submit=submit)
     audit_decisions(item, decisions, submitted=submit)
     return jsonify(summary(item))
 

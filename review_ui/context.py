@@ -83,7 +83,6 @@ class Context:
     reasons: Reasons
     presence: Presence = field(default_factory=Presence)
     limiter: LoginLimiter | None = None
-    facet_cache: dict = field(default_factory=dict)   # view -> (time, facet counts), see queue.facet_counts
     precision_cache: dict = field(default_factory=dict)   # per-rule precision, see keywords.precision
     jobs: Jobs = field(default_factory=Jobs)              # keyword dry runs and re-scans
     draft_jobs: dict = field(default_factory=dict)        # draft id -> its dry-run job id

@@ -236,7 +236,9 @@ class Workflow:
         """Put items whose lease ran out back in the queue; returns their ids."""
         now = now or utcnow()
         returned: list[str] = []
-        query = Query(filters={"status": ["claimed"]}, flagged_only=False, sort="time", size=200)
+        # only items whose lease already ended come back from the store: usually none
+        query = Query(filters={"status": ["claimed"]}, flagged_only=False, lease_before=now, sort="time",
+                      size=200, exact_total=False)
         while len(returned) < limit:
             page = self.store.search(query)
             for item in page.items:

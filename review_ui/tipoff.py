@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from crawler.tipoff import TipoffError, capture_url
+from crawler.tipoff import HostGuard, TipoffError, capture_url, check_url
 from review_ui.context import audit, ctx
 from review_ui.security import requires
 
@@ -50,6 +50,7 @@ def submit():
     platform = request.form.get("platform") or None
     try:
         url = check(request.form.get("url", ""))
+        check_url(url, HostGuard.from_settings(c.settings))   # refuse private hosts now, not in a failed job
         if platform is not None and platform not in platforms():
             raise TipoffError("未知的平台配置。")
     except TipoffError as exc:

@@ -29,6 +29,7 @@ COMMANDS = {
     "serve": "review_ui.cli:serve",
     "evidence": "shian.evidence.cli:evidence",
     "search-node": "shian.searchnode:search_node",
+    "store": "shian.store.cli:store",
 }
 
 

@@ -40,13 +40,31 @@ class Pipeline:
 
     def process(self, listing: Listing, as_of: date | None = None) -> UpsertResult:
         self.registry = self.registry.reload_if_changed(self.store)
+        item = self._review_item(listing, as_of)
+        result = self.store.upsert(item)
+        log.debug("stored %s (%s, %d findings)", listing.id, result.outcome, len(item.analysis.findings))
+        return result
+
+    def process_many(self, listings: list[Listing], as_of: date | None = None) -> list[UpsertResult]:
+        """Analyse a batch and store it in one bulk write (one transaction on SQLite).
+
+        All or nothing on SQLite; on a search engine a partial failure raises BulkError with
+        the results that were written. Re-sending a batch is safe: upserts are idempotent.
+        """
+        if not listings:
+            return []
+        self.registry = self.registry.reload_if_changed(self.store)
+        items = [self._review_item(listing, as_of) for listing in listings]
+        results = self.store.upsert_many(items)
+        log.debug("stored a batch of %d", len(results))
+        return results
+
+    def _review_item(self, listing: Listing, as_of: date | None) -> ReviewItem:
         analysis = analyze(listing, self.registry, as_of=as_of)
         item = ReviewItem.new(listing, analysis)
         if analysis.flagged:
             item.review.due = due_for(item, self.settings.review.due_hours)
-        result = self.store.upsert(item)
-        log.debug("stored %s (%s, %d findings)", listing.id, result.outcome, len(analysis.findings))
-        return result
+        return item
 
     def close(self) -> None:
         self.store.close()

@@ -30,6 +30,10 @@ class CrawlSettings(BaseModel):
     screenshots: bool = True
     live_window_s: float = 20.0
     scrapyd_url: str = ""            # empty: run crawls as local processes
+    # tip-off captures (crawler.tipoff): hosts, IPs, networks or "non-public" (loopback, private,
+    # link-local, ...) refused by resolved address; tipoff_allow lets listed ones through
+    tipoff_deny: list[str] = ["non-public"]
+    tipoff_allow: list[str] = []
 
 
 class ReviewSettings(BaseModel):
@@ -54,6 +58,12 @@ class Settings(BaseSettings):
     store: Literal["sqlite", "search"] = "sqlite"
     search_url: str = "http://127.0.0.1:9200"
     search_index_prefix: str = "shian"
+    # search-engine credentials and TLS; secrets come from SHIAN_SEARCH_PASSWORD / SHIAN_SEARCH_API_KEY
+    search_username: str = ""
+    search_password: str = ""
+    search_api_key: str = ""         # Elasticsearch/OpenSearch API key (the base64 "id:key" form)
+    search_ca_certs: str = ""        # PEM bundle to trust for an https:// search_url
+    search_verify_certs: bool = True
     secret_key: str = ""             # Flask session key; required by `shian serve` outside demo/test
     timezone: str = "Asia/Shanghai"
     config_dir: Path = CONFIG_DIR

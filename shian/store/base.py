@@ -57,7 +57,10 @@ class Query:
     health_reg_verdict, severity, region, shop, operator, licence_no, rule_id,
     list_version, assignee. `text` is a Chinese substring search over title and text.
     `flagged_only` hides clean items. Time bounds apply to last_seen (since <= t < until);
-    due_before to review.due (items without a due date never match it, and sort last).
+    due_before to review.due (items without a due date never match it, and sort last);
+    lease_before keeps items whose lease ended before it or that have none (the expiry sweep).
+    multi_select: a facet key that is also filtered counts as if its own filter were absent, so a
+    filter panel keeps showing the other values (the page's items and total still obey every filter).
     """
     filters: dict[str, list[str]] = field(default_factory=dict)
     text: str = ""
@@ -65,11 +68,15 @@ class Query:
     since: datetime | None = None
     until: datetime | None = None
     due_before: datetime | None = None
+    lease_before: datetime | None = None
     sort: str = "risk"               # risk | due | time
     size: int = 50
     after: list[Any] | None = None   # search_after cursor from the previous Page
     facets: tuple[str, ...] = ()     # filter keys to count
     exact_total: bool = True         # False: the engine may stop counting at TOTAL_BOUND (Page.total_exact says)
+    multi_select: bool = False       # facet counts of a filtered key ignore that key's own filter
+    brief: bool = False              # for list pages: items may come without listing text, OCR, live
+                                     # segments and history (never write such an item back)
 
 
 @dataclass

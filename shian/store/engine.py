@@ -8,11 +8,14 @@ VersionConflict, Missing, and StoreError (unreachable or refused).
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import ssl
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from shian.store.base import StoreError
@@ -41,11 +44,68 @@ class Missing(Exception):
     """Document or index not found."""
 
 
-def detect(url: str, timeout: float = 10.0) -> dict:
+@dataclass(frozen=True)
+class Auth:
+    """How to reach a secured cluster: basic auth or an API key, and which certificates to trust."""
+    username: str = ""
+    password: str = ""
+    api_key: str = ""                # the base64 "id:key" form both engines issue
+    ca_certs: str = ""
+    verify_certs: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Auth":
+        return cls(settings.search_username, settings.search_password, settings.search_api_key,
+                   settings.search_ca_certs, settings.search_verify_certs)
+
+    def header(self) -> dict[str, str]:
+        """The Authorization header (the API key wins when both are set)."""
+        if self.api_key:
+            return {"Authorization": f"ApiKey {self.api_key}"}
+        if self.username:
+            token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+            return {"Authorization": f"Basic {token}"}
+        return {}
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_certs or None)
+        if not self.verify_certs:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def client_options(self, distribution: str) -> dict[str, Any]:
+        """Keyword arguments for the official client of `distribution`."""
+        options: dict[str, Any] = {}
+        if distribution == "opensearch":
+            if self.api_key:
+                options["headers"] = self.header()
+            elif self.username:
+                options["http_auth"] = (self.username, self.password)
+        elif self.api_key:
+            options["api_key"] = self.api_key
+        elif self.username:
+            options["basic_auth"] = (self.username, self.password)
+        if self.ca_certs:
+            options["ca_certs"] = self.ca_certs
+        if not self.verify_certs:
+            options["verify_certs"] = False
+            options["ssl_show_warn"] = False
+        return options
+
+
+def detect(url: str, timeout: float = 10.0, auth: Auth = Auth()) -> dict:
     """The server's own answer to GET /: {"distribution": ..., "number": ...}."""
+    request = urllib.request.Request(url.rstrip("/") + "/", headers=auth.header())
+    context = auth.ssl_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/", timeout=timeout) as resp:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
             info = json.load(resp)
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise StoreError(f"search engine at {url} refused the credentials (HTTP {exc.code}); "
+                             "set SHIAN_SEARCH_USERNAME/SHIAN_SEARCH_PASSWORD or SHIAN_SEARCH_API_KEY") from exc
+        raise StoreError(f"search engine at {url} answered HTTP {exc.code}") from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise StoreError(f"search engine at {url} is unreachable: {exc}") from exc
     version = info.get("version", {})
@@ -53,17 +113,19 @@ def detect(url: str, timeout: float = 10.0) -> dict:
 
 
 class Engine:
-    def __init__(self, url: str, retries: int = 4, backoff_s: float = 0.25, timeout_s: float = 30.0):
+    def __init__(self, url: str, retries: int = 4, backoff_s: float = 0.25, timeout_s: float = 30.0,
+                 auth: Auth = Auth()):
         self.url = url
         self.retries = retries
         self.backoff_s = backoff_s
-        info = detect(url)
+        info = detect(url, auth=auth)
         self.distribution, self.version = info["distribution"], info["number"]
         if self.distribution == "opensearch":
             import opensearchpy
             from opensearchpy import exceptions as exc
             # our own retry loop below does backoff; the client's would retry without waiting
-            self.client = opensearchpy.OpenSearch(hosts=[url], timeout=timeout_s, max_retries=0)
+            self.client = opensearchpy.OpenSearch(hosts=[url], timeout=timeout_s, max_retries=0,
+                                                  **auth.client_options(self.distribution))
             self._conflict, self._missing = exc.ConflictError, exc.NotFoundError
             self._unreachable = (exc.ConnectionError, exc.ConnectionTimeout)
             self._api_error = exc.TransportError
@@ -72,7 +134,8 @@ class Engine:
                 raise StoreError(f"{url} runs Elasticsearch {self.version}; Shian speaks to Elasticsearch 8")
             import elastic_transport
             import elasticsearch
-            self.client = elasticsearch.Elasticsearch(url, request_timeout=timeout_s, max_retries=0)
+            self.client = elasticsearch.Elasticsearch(url, request_timeout=timeout_s, max_retries=0,
+                                                      **auth.client_options(self.distribution))
             self._conflict, self._missing = elasticsearch.ConflictError, elasticsearch.NotFoundError
             self._unreachable = (elastic_transport.TransportError,)
             self._api_error = elasticsearch.ApiError

@@ -7,11 +7,23 @@ shian.store.fields. Versions are "seq_no:primary_term"; every write of a stored
 item is conditional (if_seq_no/if_primary_term), a new one is op_type=create.
 Chinese substring search: bigram ngram field + match_phrase (one character:
 the unigram sub-field).
+
+The items index is sorted on disk by the default queue order (risk desc, id),
+so a first page with a bounded total stops early; facet counts go in a second,
+hit-less request of the same msearch, which the node's request cache can keep.
+MAPPING_VERSION names the current layout: when mapping.json changes in a way
+existing indices cannot take, bump it (and add an UPGRADES script if a derived
+field is new) and run `shian store migrate`, which copies into -vN+1 and swaps
+the alias.
 """
 from __future__ import annotations
 
 import json
+import logging
+import re
 import threading
+import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -20,19 +32,36 @@ from shian.models import ReviewItem
 from shian.store import fields
 from shian.store.base import (TOTAL_BOUND, BulkError, Conflict, NotFound, Page, Query, Store, StoreError,
                               UpsertResult)
-from shian.store.engine import Engine, Missing, VersionConflict
+from shian.store.engine import Auth, Engine, Missing, VersionConflict
+
+log = logging.getLogger(__name__)
 
 MAPPING = json.loads((Path(__file__).with_name("mapping.json")).read_text(encoding="utf-8"))
 SORTS = {"risk": [{"risk": "desc"}, {"id": "asc"}], "due": [{"due_ms": "asc"}, {"id": "asc"}],
          "time": [{"last_seen_ms": "desc"}, {"id": "asc"}]}
 BULK_CHUNK = 1000
 ATTEMPTS = 5                         # conditional-write retries for our own read-modify-write loops
+MAPPING_VERSION = 2                  # v2: lease_ms, index sorted by risk
+# what a list page never shows: the bulk of a listing's document
+BRIEF_EXCLUDES = ("item.listing.text", "item.listing.ocr", "item.listing.segments", "item.history")
+# painless run on each document of an index copied from an older version: derived fields new in that version
+UPGRADES = {
+    ("items", 2): """
+def l = ctx._source.item.review.lease_until;
+if (l != null) {
+  try { ctx._source.lease_ms = ZonedDateTime.parse(l).toInstant().toEpochMilli(); }
+  catch (Exception e) { ctx._source.lease_ms = LocalDateTime.parse(l).toInstant(ZoneOffset.UTC).toEpochMilli(); }
+}
+""",
+}
 
 
 class SearchStore(Store):
-    def __init__(self, url: str, prefix: str = "shian", version: int = 1, retries: int = 4):
+    def __init__(self, url: str, prefix: str = "shian", version: int = MAPPING_VERSION, retries: int = 4,
+                 auth: Auth = Auth()):
         self.url = url
         self.retries = retries
+        self.auth = auth
         self.prefix = prefix
         self.index_version = version
         self._engine: Engine | None = None
@@ -49,7 +78,7 @@ class SearchStore(Store):
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    self._engine = Engine(self.url, retries=self.retries)
+                    self._engine = Engine(self.url, retries=self.retries, auth=self.auth)
         return self._engine
 
     def index(self, name: str) -> str:
@@ -67,18 +96,92 @@ class SearchStore(Store):
     def _setup(self, engine: Engine, name: str) -> None:
         alias = self.alias(name)
         try:
-            engine.call("indices.get_alias", name=alias)
-            return
+            found = engine.call("indices.get_alias", name=alias)
         except Missing:
-            pass
-        engine.call("indices.put_index_template", name=alias, body={
-            "index_patterns": [f"{alias}-v*"], "priority": 100, "template": MAPPING[name]})
+            found = None
+        if found is not None:
+            if any(_index_version(i) < self.index_version for i in found):
+                # new fields can be added in place, so writes keep working until the migration
+                # (which also brings what cannot change in place, such as the index sort)
+                engine.call("indices.put_mapping", index=alias, body=MAPPING[name]["mappings"])
+                log.warning("%s is behind mapping v%d (%s); run `shian store migrate`", alias, self.index_version,
+                            ", ".join(found))
+            return
+        self._put_template(engine, name)
         try:
             engine.call("indices.create", index=f"{alias}-v{self.index_version}",
                         body={"aliases": {alias: {"is_write_index": True}}})
         except StoreError as exc:
             if "resource_already_exists" not in str(exc):   # another process won the race
                 raise
+
+    def _put_template(self, engine: Engine, name: str) -> None:
+        alias = self.alias(name)
+        engine.call("indices.put_index_template", name=alias, body={
+            "index_patterns": [f"{alias}-v*"], "priority": 100, "template": MAPPING[name]})
+
+    def migrate(self, say=lambda message: None, keep_old: bool = False) -> dict[str, str]:
+        """Move every index behind an older mapping version onto -v{index_version}: returns alias -> outcome.
+
+        Writes to the old index are blocked while it is copied (a writer gets a clear refusal, and
+        readers keep working); the alias then moves in one atomic update and the old index is deleted.
+        On any failure the new index is removed and the old one unblocked, so nothing is lost.
+        """
+        engine = self.engine
+        outcome: dict[str, str] = {}
+        for name in MAPPING:
+            alias = self.alias(name)
+            target = f"{alias}-v{self.index_version}"
+            try:
+                current = sorted(engine.call("indices.get_alias", name=alias))
+            except Missing:
+                self.index(name)
+                outcome[alias] = f"created {target}"
+                continue
+            if current == [target]:
+                outcome[alias] = f"up to date ({target})"
+                continue
+            if any(_index_version(i) > self.index_version for i in current):
+                raise StoreError(f"{alias} points at {', '.join(current)}, newer than this code's v{self.index_version}")
+            self._put_template(engine, name)
+            self._copy(engine, name, current, target, say)
+            if not keep_old:
+                engine.call("indices.delete", index=",".join(current))
+            outcome[alias] = f"migrated {', '.join(current)} -> {target}"
+            say(outcome[alias])
+        self._ready.clear()
+        return outcome
+
+    def _copy(self, engine: Engine, name: str, current: list[str], target: str, say) -> None:
+        alias = self.alias(name)
+        old_version = min(_index_version(i) for i in current)
+        script = "".join(UPGRADES.get((name, v), "") for v in range(old_version + 1, self.index_version + 1)).strip()
+        # a copy can be redone from the old index, so it needs no refreshes and no fsync per bulk request
+        engine.call("indices.create", index=target, body={"settings": {"index": {
+            "refresh_interval": "-1", "translog.durability": "async"}}})
+        engine.call("indices.put_settings", index=",".join(current), body={"index": {"blocks.write": True}})
+        try:
+            body: dict[str, Any] = {"source": {"index": ",".join(current), "size": 2000},
+                                    "dest": {"index": target, "op_type": "create"}}
+            if script:
+                body["script"] = {"lang": "painless", "source": script}
+            reindex(engine, body, lambda done, total: say(f"{alias}: copied {done:,} of {total:,}"))
+            engine.call("indices.put_settings", index=target, body={"index": {
+                "refresh_interval": None, "translog.durability": None}})
+            engine.call("indices.refresh", index=target)
+            old_n = int(engine.call("count", index=",".join(current))["count"])
+            new_n = int(engine.call("count", index=target)["count"])
+            if old_n != new_n:
+                raise StoreError(f"copy of {alias} has {new_n} documents, the old index {old_n}; nothing switched")
+            actions = [{"remove": {"index": i, "alias": alias}} for i in current]
+            actions.append({"add": {"index": target, "alias": alias, "is_write_index": True}})
+            engine.call("indices.update_aliases", body={"actions": actions})
+        except BaseException:
+            try:
+                engine.call("indices.delete", index=target)
+            finally:
+                engine.call("indices.put_settings", index=",".join(current), body={"index": {"blocks.write": None}})
+            raise
 
     def destroy(self) -> None:
         """Delete this prefix's indices and templates (tests, and `shian` demo resets)."""
@@ -102,6 +205,7 @@ class SearchStore(Store):
         return {"id": item.id, "item": item.model_dump(mode="json", exclude={"version"}),
                 "f": fields.filter_terms(item), "flagged": fields.flagged(item),
                 "risk": float(item.analysis.risk), "due_ms": fields.due_ms(item),
+                "lease_ms": fields.epoch_ms(item.review.lease_until),
                 "last_seen_ms": fields.epoch_ms(item.last_seen), "body": fields.body(item)}
 
     @staticmethod
@@ -258,7 +362,8 @@ class SearchStore(Store):
 
     # -- search ----------------------------------------------------------------
     @staticmethod
-    def _filters(query: Query) -> list[dict]:
+    def _filters(query: Query, skip: set[str] = frozenset()) -> list[dict]:
+        """The query's conditions as filter clauses, without the filter keys in skip."""
         out: list[dict] = []
         if query.flagged_only:
             out.append({"term": {"flagged": True}})
@@ -271,40 +376,87 @@ class SearchStore(Store):
             out.append({"range": {"last_seen_ms": seen}})
         if query.due_before is not None:
             out.append({"range": {"due_ms": {"lt": fields.epoch_ms(query.due_before)}}})
+        if query.lease_before is not None:
+            out.append({"bool": {"minimum_should_match": 1, "should": [
+                {"range": {"lease_ms": {"lt": fields.epoch_ms(query.lease_before)}}},
+                {"bool": {"must_not": {"exists": {"field": "lease_ms"}}}}]}})
         text = query.text.strip()
         if len(text) == 1:
             out.append({"match": {"body.uni": text}})
         elif text:
             out.append({"match_phrase": {"body": text}})
         for key, values in query.filters.items():
-            if values:
-                out.append({"terms": {f"f.{key}": [str(v) for v in values]}})
+            if values and key not in skip:
+                out.append(_terms(key, values))
         return out
 
     def search(self, query: Query) -> Page:
         fields.check_query(query)
-        body: dict[str, Any] = {
+        page: dict[str, Any] = {
             "query": {"bool": {"filter": self._filters(query)}}, "sort": SORTS[query.sort],
             "size": query.size + 1, "seq_no_primary_term": True,
             # an exact count visits every match; a bounded one lets the sort skip non-competitive ones
             "track_total_hits": True if query.exact_total else TOTAL_BOUND,
-            "_source": ["item"],
-            "aggs": {key: {"terms": {"field": f"f.{key}", "size": 1000}} for key in query.facets},
+            "_source": {"includes": ["item"], "excludes": list(BRIEF_EXCLUDES) if query.brief else []},
         }
         if query.after is not None:
-            body["search_after"] = list(query.after)
-        resp = self.engine.call("search", index=self.index("items"), body=body)
+            page["search_after"] = list(query.after)
+        index = self.index("items")
+        if not query.facets:
+            resp = self.engine.call("search", index=index, body=page)
+            total, exact, aggs = resp["hits"]["total"]["value"], resp["hits"]["total"].get("relation") == "eq", {}
+        else:
+            # facets visit every match anyway, so their request also gives the exact total
+            page["track_total_hits"] = False
+            resp, counts = self._msearch(index, [page, self._facet_body(query)])
+            total, exact, aggs = counts["hits"]["total"]["value"], True, counts.get("aggregations", {})
+        facets = {}
+        for key in query.facets:
+            agg = aggs.get(key, {})
+            agg = agg.get("m", agg).get("v", agg.get("m", agg))
+            facets[key] = {b["key"]: b["doc_count"] for b in agg.get("buckets", [])}
+        return self._page(query, resp, total, exact, facets)
+
+    def _page(self, query: Query, resp: dict, total: int, exact: bool, facets: dict) -> Page:
         hits = resp["hits"]["hits"]
         more = len(hits) > query.size
         hits = hits[:query.size]
-        facets = {}
-        for key in query.facets:
-            buckets = resp.get("aggregations", {}).get(key, {}).get("buckets", [])
-            facets[key] = {b["key"]: b["doc_count"] for b in sorted(buckets, key=lambda b: (-b["doc_count"], b["key"]))}
-        total = resp["hits"]["total"]
-        return Page(items=[self._from_hit(h) for h in hits], total=total["value"],
+        facets = {key: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) for key, counts in facets.items()}
+        return Page(items=[self._from_hit(h) for h in hits], total=total,
                     facets=facets, next_after=list(hits[-1]["sort"]) if more and hits else None,
-                    total_exact=total.get("relation", "eq") == "eq")
+                    total_exact=exact)
+
+    def _split(self, query: Query) -> set[str]:
+        return {k for k in query.facets if query.filters.get(k)} if query.multi_select else set()
+
+    def _facet_body(self, query: Query) -> dict:
+        """A hit-less request for the exact total and the facet counts. Facets of unfiltered keys count
+        the query's matches; multi-select facets of a filtered key count, from all documents, the
+        matches of every other filter (few keys are filtered at once, so few such scans)."""
+        split = self._split(query)
+        body: dict[str, Any] = {"query": {"bool": {"filter": self._filters(query)}},
+                                "size": 0, "track_total_hits": True, "aggs": {}}
+        for key in query.facets:
+            terms = {"terms": {"field": f"f.{key}", "size": 1000}}
+            if key in split:
+                others = self._filters(replace(query, filters={k: v for k, v in query.filters.items() if k != key}))
+                body["aggs"][key] = {"global": {}, "aggs": {
+                    "m": {"filter": {"bool": {"filter": others}}, "aggs": {"v": terms}}}}
+            else:
+                body["aggs"][key] = terms
+        return body
+
+    def _msearch(self, index: str, bodies: list[dict]) -> list[dict]:
+        lines: list[dict] = []
+        for body in bodies:
+            lines += [{"index": index}, body]
+        responses = self.engine.call("msearch", body=lines)["responses"]
+        for resp in responses:
+            if "error" in resp:
+                err = resp["error"]
+                reason = f"{err.get('type')}: {err.get('reason')}" if isinstance(err, dict) else str(err)
+                raise StoreError(f"search engine refused search: {reason}"[:600])
+        return responses
 
     # -- registry and meta -------------------------------------------------------
     def put_registry(self, kind: str, records: Iterable[dict], key: str) -> int:
@@ -362,3 +514,31 @@ class SearchStore(Store):
         if self._engine is not None:
             self._engine.client.close()
             self._engine = None
+
+
+def _terms(key: str, values: list[str]) -> dict:
+    return {"terms": {f"f.{key}": [str(v) for v in values]}}
+
+
+def _index_version(index: str) -> int:
+    match = re.search(r"-v(\d+)$", index)
+    return int(match.group(1)) if match else 0
+
+
+def reindex(engine: Engine, body: dict, progress=lambda done, total: None) -> dict:
+    """Run a _reindex as a node task and wait for it (a long one held open over HTTP can outlive the
+    client's timeout, and a retried request would copy twice). Returns the task's response."""
+    task = engine.call("reindex", body=body, wait_for_completion=False)["task"]
+    while True:
+        state = engine.call("tasks.get", task_id=task)
+        status = state.get("task", {}).get("status", {})
+        if state.get("completed"):
+            break
+        progress(status.get("created", 0), status.get("total", 0))
+        time.sleep(2)
+    response = state.get("response") or {}
+    failures = response.get("failures") or state.get("error")
+    if failures:
+        raise StoreError(f"copying {body['source']['index']} to {body['dest']['index']} failed: "
+                         f"{json.dumps(failures, ensure_ascii=False)[:500]}")
+    return response

@@ -21,6 +21,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -393,6 +394,11 @@ class SQLiteStore(Store):
         if query.due_before is not None:
             where.append(f"{col('due_ms')} < ?")
             params.append(fields.epoch_ms(query.due_before))
+        if query.lease_before is not None:
+            # checked per candidate row (the sweep also filters status=claimed, an indexed few)
+            where.append("coalesce((SELECT (julianday(json_extract(doc, '$.review.lease_until')) - 2440587.5)"
+                         " * 86400000.0 FROM docs WHERE docs.id = items.id), 0) < ?")
+            params.append(fields.epoch_ms(query.lease_before))
         # NUL and other control characters cannot be part of listing text and break FTS5 phrases
         text = "".join(ch for ch in query.text if ch.isprintable() or ch == " ").strip()
         if len(text) >= 3:
@@ -427,22 +433,43 @@ class SQLiteStore(Store):
                 params.extend([key, *values])
         return where, params
 
-    def _tally(self, source: str, params: list[Any], facets: tuple[str, ...]) -> tuple[int, dict]:
+    def _tally(self, source: str, params: list[Any], facets: tuple[str, ...],
+               extra: dict[str, tuple[str, list[Any]]] | None = None) -> tuple[int, dict]:
         """Total and facet counts over `source` (rows of facet columns with a count n), as one
-        UNION ALL of small GROUP BYs, so only a handful of rows come back to Python."""
+        UNION ALL of small GROUP BYs, so only a handful of rows come back to Python.
+
+        extra: filter key -> a condition on those rows (multi-select: the total obeys every one,
+        each facet every one but its own)."""
+        extra = extra or {}
         wanted = list(dict.fromkeys(facets))
-        parts = ["SELECT '', '', SUM(n) FROM c"]
+
+        def cond(skip: str = "", first: str = "1") -> tuple[str, list[Any]]:
+            sql, args = [first], []
+            for key, (where, where_args) in extra.items():
+                if key != skip:
+                    sql.append(where)
+                    args += where_args
+            return " AND ".join(sql), args
+
+        parts: list[tuple[str, list[Any]]] = []
+        where, args = cond()
+        parts.append((f"SELECT '', '', SUM(n) FROM c WHERE {where}", args))
         for key in wanted:
+            where, args = cond(skip=key)
             if key in COLUMNS:
-                parts.append(f"SELECT '{key}', {key}, SUM(n) FROM c GROUP BY {key}")
+                parts.append((f"SELECT '{key}', {key}, SUM(n) FROM c WHERE {where} GROUP BY {key}", args))
             elif key == "claim_type":        # few distinct combinations: split them here
-                parts.append("SELECT 'claim_type', claim_types, SUM(n) FROM c GROUP BY claim_types")
+                parts.append((f"SELECT 'claim_type', claim_types, SUM(n) FROM c WHERE {where} GROUP BY claim_types",
+                              args))
         if "severity" in wanted:
-            parts += [f"SELECT 'severity', '{name}', SUM(n) FROM c WHERE severity_mask & {bit}"
-                      for name, bit in SEVERITY_BITS.items()]
+            for name, bit in SEVERITY_BITS.items():
+                where, args = cond(skip="severity", first=f"severity_mask & {bit}")
+                parts.append((f"SELECT 'severity', '{name}', SUM(n) FROM c WHERE {where}", args))
         counts: dict[str, dict[str, int]] = {key: {} for key in wanted}
         total = 0
-        for key, value, n in self._read(f"WITH c AS MATERIALIZED ({source}) {' UNION ALL '.join(parts)}", params):
+        sql = " UNION ALL ".join(p[0] for p in parts)
+        all_args = [*params, *(a for p in parts for a in p[1])]
+        for key, value, n in self._read(f"WITH c AS MATERIALIZED ({source}) {sql}", all_args):
             if not key:
                 total = n or 0
             elif n and value:
@@ -454,11 +481,18 @@ class SQLiteStore(Store):
         """Total and facet counts of the filtered items; from item_counts when it can answer."""
         facets = tuple(query.facets)
         cols = ", ".join(CUBE)
+        # multi-select: rows matching the other filters, each split filter a condition inside the tally
+        split = [k for k in self._split(query) if k in CUBE_KEYS]
+        rest = replace(query, filters={k: v for k, v in query.filters.items() if k not in split})
+        extra = {k: self._cube_where(Query(filters={k: query.filters[k]}, flagged_only=False)) for k in split}
         if self._countable(query):
-            where, cube_params = self._cube_where(query)
-            total, counts = self._tally(f"SELECT {cols}, n FROM item_counts WHERE {where}", cube_params, facets)
+            where, cube_params = self._cube_where(rest)
+            total, counts = self._tally(f"SELECT {cols}, n FROM item_counts WHERE {where}", cube_params, facets,
+                                        extra)
         elif facets:
-            total, counts = self._tally(f"SELECT {cols}, 1 AS n FROM items WHERE {base}", params, facets)
+            rest_where, rest_params = self._where(rest) if split else ([base], params)
+            total, counts = self._tally(f"SELECT {cols}, 1 AS n FROM items WHERE {' AND '.join(rest_where) or '1'}",
+                                        rest_params, facets, extra)
         else:
             total, counts = self._read(f"SELECT COUNT(*) FROM items WHERE {base}", params)[0][0], {}
         multi = [k for k in dict.fromkeys(facets) if k in MULTI and k != "claim_type"]
@@ -471,9 +505,14 @@ class SQLiteStore(Store):
         return total, {key: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for key, c in counts.items()}
 
     @staticmethod
+    def _split(query: Query) -> list[str]:
+        """Multi-select: the facet keys whose own filter their counts ignore."""
+        return [k for k in dict.fromkeys(query.facets) if query.multi_select and query.filters.get(k)]
+
+    @staticmethod
     def _countable(query: Query) -> bool:
         """Whether item_counts can answer the total and facets (no text, times or narrow keys)."""
-        return not (query.text.strip() or query.since or query.until or query.due_before) and \
+        return not (query.text.strip() or query.since or query.until or query.due_before or query.lease_before) and \
             all(k in CUBE_KEYS for k, v in query.filters.items() if v) and all(k in CUBE_KEYS for k in query.facets)
 
     @staticmethod
@@ -506,6 +545,12 @@ class SQLiteStore(Store):
         column, direction = SORT_COLUMNS[query.sort]
         order = f" ORDER BY {column} {direction}, id ASC LIMIT ?"
         total, facets = self._counts(query, base, params)
+        for key in self._split(query):
+            if key not in CUBE_KEYS:           # the tally above answered the others
+                others = replace(query, filters={k: v for k, v in query.filters.items() if k != key},
+                                 facets=(key,), multi_select=False)
+                other_where, other_params = self._where(others)
+                facets[key] = self._counts(others, " AND ".join(other_where) or "1", other_params)[1][key]
         if total > WALK_FROM:
             # many matches: walking the sort index finds a page's worth quickly; few: the planner's
             # choice (filter index, then sort the few) is the fast one

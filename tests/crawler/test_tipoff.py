@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import threading
 import traceback
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
 
-from crawler.tipoff import TipoffError, capture_url
+from crawler.tipoff import HostGuard, TipoffError, capture_url
 from demo.seed import generate
 from demo.sites import start_site
 from shian.cli import main
@@ -17,6 +20,53 @@ from shian.store import open_store
 pytestmark = pytest.mark.browser
 
 KINDS = {"body", "html", "screenshot", "headers", "steps", "warc", "capture"}
+PAGE = "<html><body><h1>降糖神茶</h1><p>喝一个月根治糖尿病，无效退款，店铺：好味食品商行</p></body></html>"
+# the demo sites run on 127.0.0.1, which tip-offs refuse unless allowed (as the demo does)
+LOCAL = {"SHIAN_CRAWL__TIPOFF_ALLOW": '["127.0.0.1"]'}
+
+
+@pytest.fixture
+def local_allowed(settings):
+    settings.crawl.tipoff_allow = ["127.0.0.1"]
+    return settings
+
+
+@contextmanager
+def serving(pages: dict[str, tuple[int, dict, bytes]]):
+    """A seller site on 127.0.0.1: path -> (status, headers, body); yields (base URL, paths hit)."""
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            status, headers, body = pages.get(self.path, (404, {}, b"not here"))
+            self.send_response(status)
+            for k, v in {"Content-Type": "text/html; charset=utf-8", **headers}.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def stored_count() -> int:
+    store = open_store()
+    try:
+        return store.count()
+    finally:
+        store.close()
 
 
 def violating(ds, platform):
@@ -26,12 +76,13 @@ def violating(ds, platform):
 
 
 def test_capture_of_a_shop_page_with_the_platform_selectors(settings):
+    # the CLI builds its own settings: the allow list comes from the environment here
     ds = generate(200, 11)
     target = violating(ds, "shop")
     with start_site("shop", ds) as site:
         url = f"{site.url}/item/{target.id}"
-        result = CliRunner().invoke(main, ["--data-dir", str(settings.data_dir), "capture", url,
-                                           "--platform", "shop", "--json"])
+        result = CliRunner(env=LOCAL).invoke(main, ["--data-dir", str(settings.data_dir), "capture", url,
+                                                    "--platform", "shop", "--json"])
     assert result.exit_code == 0, "".join(traceback.format_exception(*result.exc_info))
     summary = json.loads(result.stdout)
     assert summary["complete"] and summary["findings"] > 0 and summary["flagged"]
@@ -54,7 +105,7 @@ def test_capture_of_a_shop_page_with_the_platform_selectors(settings):
     assert files.read(next(r.sha256 for r in listing.evidence if r.kind == "screenshot"))[:4] == b"\x89PNG"
 
 
-def test_capture_of_a_javascript_page_reads_what_the_browser_rendered(settings):
+def test_capture_of_a_javascript_page_reads_what_the_browser_rendered(local_allowed):
     ds = generate(200, 11)
     target = violating(ds, "spa")
     with start_site("spa", ds) as site:
@@ -67,7 +118,7 @@ def test_capture_of_a_javascript_page_reads_what_the_browser_rendered(settings):
     assert result.item.analysis.findings
 
 
-def test_a_removed_listing_is_captured_but_marked_incomplete(settings):
+def test_a_removed_listing_is_captured_but_marked_incomplete(local_allowed):
     ds = generate(200, 11)
     target = ds.by_platform("shop")[0]
     with start_site("shop", ds) as site:
@@ -89,3 +140,48 @@ def test_only_web_pages_are_captured(settings):
         assert store.count() == 0
     finally:
         store.close()
+
+
+def test_internal_addresses_are_refused_by_default(settings):
+    with serving({"/item/1": (200, {}, PAGE.encode())}) as (base, hits):
+        with pytest.raises(TipoffError, match="拒绝取证.*127.0.0.1.*内部网络"):
+            capture_url(f"{base}/item/1")
+        result = CliRunner().invoke(main, ["--data-dir", str(settings.data_dir), "capture",
+                                           base.replace("127.0.0.1", "localhost") + "/item/1"])
+        assert result.exit_code == 1 and "拒绝取证" in result.output and "tipoff_allow" in result.output
+        for url in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://[::1]:8080/"):
+            with pytest.raises(TipoffError, match="拒绝取证"):
+                capture_url(url)
+        assert hits == []                                  # the page was never fetched
+    assert stored_count() == 0
+
+
+def test_allow_and_deny_rules():
+    guard = HostGuard(deny=["non-public", ".blocked.example", "203.0.113.0/24"], allow=["127.0.0.1", "10.1.0.0/16"])
+    assert guard.refusal("http://127.0.0.1:8080/x") == ""
+    assert guard.refusal("http://10.1.2.3/") == "" and guard.refusal("http://10.2.0.1/")
+    assert guard.refusal("http://shop.blocked.example/") and guard.refusal("http://203.0.113.9/")
+    assert guard.refusal("http://[::ffff:192.168.1.1]/")   # an IPv4-mapped private address is still private
+    assert guard.refusal("https://100.64.0.1/") and guard.refusal("http://0.0.0.0/")
+    assert HostGuard(deny=[], allow=[]).refusal("http://127.0.0.1/") == ""   # an operator may switch it off
+
+
+def test_a_page_cannot_pull_internal_hosts_in_through_requests_or_redirects(settings):
+    with serving({"/secret": (200, {}, b"internal admin page")}) as (internal, internal_hits):
+        page = PAGE.replace("</body>", f"<img src='{internal}/secret'><script>fetch('{internal}/secret')</script></body>")
+        pages = {"/item/1": (200, {}, page.encode()),
+                 "/jump": (302, {"Location": f"{internal}/secret"}, b"")}
+        with serving(pages) as (outside, _):
+            # the seller site is allowed by name; 127.0.0.1 itself is not
+            settings.crawl.tipoff_allow = ["localhost"]
+            seller = outside.replace("127.0.0.1", "localhost")
+            result = capture_url(f"{seller}/item/1")
+            assert internal_hits == []                     # image and fetch() were blocked
+            assert "根治糖尿病" in result.item.listing.text
+            steps = json.loads(EvidenceFiles(settings.evidence_dir).read(
+                next(r.sha256 for r in result.item.listing.evidence if r.kind == "steps")))
+            assert any(s["action"] == "blocked" and "/secret" in s["detail"] for s in steps)
+
+            with pytest.raises(TipoffError, match="拒绝取证.*127.0.0.1"):
+                capture_url(f"{seller}/jump")               # a redirect into the internal network
+    assert stored_count() == 1                             # only the first capture was stored

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import urllib.error
 import urllib.request
@@ -13,7 +14,7 @@ import pytest
 
 from shian.store.base import BulkError, Query, StoreError
 from shian.store.engine import Engine
-from shian.store.search import SearchStore
+from shian.store.search import MAPPING_VERSION, SearchStore
 from tests.store.fixtures import search_url
 from tests.store.test_store_contract import make
 
@@ -21,8 +22,10 @@ from tests.store.test_store_contract import make
 class Proxy:
     """A real HTTP hop on 127.0.0.1 in front of the node that can play an outage (503) on demand."""
 
-    def __init__(self, upstream: str, root: dict | None = None):
+    def __init__(self, upstream: str, root: dict | None = None, tls: "ssl.SSLContext | None" = None):
         self.upstream, self.root = upstream, root
+        self.authorization: list[str | None] = []   # the Authorization header of every request
+        self.root_status = 200          # e.g. 401: play a node that refuses the credentials
         self.fail_next = 0              # answer this many requests with 503
         self.down = False               # answer every request with 503
         self.requests = 0
@@ -34,6 +37,9 @@ class Proxy:
 
             def _serve(self):
                 proxy.requests += 1
+                proxy.authorization.append(self.headers.get("Authorization"))
+                if self.path == "/" and proxy.root_status != 200:
+                    return self._reply(proxy.root_status, b'{"error":"security_exception"}', "application/json")
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 if self.path == "/" and proxy.root is not None:
@@ -53,6 +59,8 @@ class Proxy:
             def _reply(self, status, data, ctype):
                 self.send_response(status)
                 self.send_header("Content-Type", ctype or "application/json")
+                if proxy.root is not None:     # what Elasticsearch's own client checks for
+                    self.send_header("X-Elastic-Product", "Elasticsearch")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
@@ -61,7 +69,10 @@ class Proxy:
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -147,7 +158,7 @@ def test_bulk_reports_the_items_that_failed_and_keeps_the_rest(search_store):
 
 def test_bulk_refused_by_the_engine_is_reported_per_item_and_can_be_resent(search_store):
     search_store.upsert(make(0))
-    index = f"{search_store.prefix}-items-v1"
+    index = f"{search_store.prefix}-items-v{MAPPING_VERSION}"
     search_store.engine.call("indices.put_settings", index=index, body={"index.blocks.write": True})
     batch = [make(n) for n in range(1, 6)]
     try:
@@ -172,4 +183,4 @@ def test_store_opened_from_settings_uses_the_alias(settings, search_store):
     opened.refresh()
     assert [i.id for i in search_store.search(Query()).items] == [make(1).id]
     aliases = opened.engine.call("indices.get_alias", name=f"{search_store.prefix}-items")
-    assert list(aliases) == [f"{search_store.prefix}-items-v1"]
+    assert list(aliases) == [f"{search_store.prefix}-items-v{MAPPING_VERSION}"]

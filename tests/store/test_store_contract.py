@@ -219,6 +219,43 @@ def test_facet_counts_follow_the_query(store, loaded):
     assert narrowed.facets["platform"] == {"jd": 1, "tb": 1}
 
 
+def test_multi_select_facets_ignore_their_own_filter(store, loaded):
+    query = Query(filters={"platform": ["tb"], "region": ["新郑市"]}, facets=("platform", "region", "severity"),
+                  multi_select=True)
+    page = store.search(query)
+    assert ids_of(page) == [loaded["1"]] and page.total == 1          # the items obey every filter
+    assert page.facets["platform"] == {"pdd": 1, "tb": 1}             # other platforms within 新郑市
+    assert page.facets["region"] == {"中牟县": 1, "新郑市": 1}          # other regions within tb
+    assert page.facets["severity"] == {"high": 1}                     # unfiltered keys: every filter
+    plain = store.search(Query(filters=query.filters, facets=query.facets))
+    assert plain.facets["platform"] == {"tb": 1} and plain.facets["region"] == {"新郑市": 1}
+    texted = store.search(Query(text="血糖", filters={"platform": ["jd"]}, facets=("platform",), multi_select=True))
+    assert ids_of(texted) == [] and texted.facets["platform"] == {"tb": 1}
+
+
+def test_lease_before_finds_claims_whose_lease_ran_out(store):
+    now = datetime.now(timezone.utc)
+    items = [make(n) for n in range(1, 5)]
+    for item, lease in zip(items, [now - timedelta(minutes=1), now + timedelta(minutes=5), None]):
+        item.review.status, item.review.assignee, item.review.lease_until = "claimed", "li", lease
+    store.upsert_many(items)            # items[3] stays new
+    store.refresh()
+    query = Query(filters={"status": ["claimed"]}, flagged_only=False, lease_before=now)
+    assert set(ids_of(store.search(query))) == {items[0].id, items[2].id}
+    later = Query(filters={"status": ["claimed"]}, flagged_only=False, lease_before=now + timedelta(minutes=10))
+    assert set(ids_of(store.search(later))) == {items[0].id, items[1].id, items[2].id}
+
+
+def test_brief_pages_carry_what_a_list_shows(store, loaded):
+    full = {i.id: i for i in store.search(Query(size=10)).items}
+    brief = store.search(Query(size=10, brief=True, text="血糖"))
+    assert [i.id for i in brief.items] == [loaded["1"]]
+    item = brief.items[0]
+    assert (item.listing.title, item.listing.shop, item.analysis.findings, item.review, item.version) == \
+        (full[item.id].listing.title, full[item.id].listing.shop, full[item.id].analysis.findings,
+         full[item.id].review, full[item.id].version)
+
+
 TEXT_CASES = [
     ("血糖", {"1"}),                 # two characters, inside the word 降血糖
     ("糖", {"1", "4"}),              # one character

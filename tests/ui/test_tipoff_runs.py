@@ -27,8 +27,16 @@ def _wait_for(job, seconds: float = 90) -> None:
     raise AssertionError(f"tip-off job still {job.state}")
 
 
-def test_a_reviewer_captures_a_tipoff_url_and_reaches_the_item(app, store, login, tip_site):
+def test_a_private_host_is_refused_when_the_tipoff_is_submitted(app, login, tip_site):
     base, hits = tip_site
+    response = login("li").post("/tipoff/", data={"url": base + "/item/77"})
+    assert response.status_code == 400 and "拒绝取证" in response.get_data(as_text=True)
+    assert "/item/77" not in hits
+
+
+def test_a_reviewer_captures_a_tipoff_url_and_reaches_the_item(app, store, login, tip_site, settings):
+    base, hits = tip_site
+    settings.crawl.tipoff_allow = ["127.0.0.1"]      # the demo site is local; real tip-offs are public hosts
     li = login("li")
     assert "开始取证" in li.get("/tipoff/").get_data(as_text=True)
     response = li.post("/tipoff/", data={"url": base + "/item/77"})
