@@ -62,7 +62,9 @@ class RunStats:
             "robots_forbidden": s.get("robotstxt/forbidden", 0),
             "http_status": {k.rsplit("/", 1)[1]: v for k, v in s.items()
                             if k.startswith("downloader/response_status_count/")},
-            "browser_pages": s.get("playwright/page_count", 0),
+            # pages are reused within a context, so count rendered downloads, not pages created
+            "browser_pages": s.get("shian/browser/pages", s.get("playwright/page_count", 0)),
+            "browser_pages_created": s.get("playwright/page_count", 0),
             "browser_contexts": s.get("playwright/context_count", 0),
             "memusage_max_mb": round(s.get("memusage/max", 0) / 2**20, 1),
             "resumed": spider.done.resumed,
