@@ -120,17 +120,29 @@ class ContextScan:
         return masks, protected, negation, warning
 
 
+# an A-not-A question: the same character on both sides of 不/没 (能不能, 会不会, 是不是, 可不可以,
+# 有没有, 降不降). It asks; it does not negate.
+_A_NOT_A = re.compile(r"(.)[不没]\1")
+
+
+def _a_not_a(text: str, a: int, b: int) -> bool:
+    """The 不/没 of an A-not-A question lies in text[a:b]."""
+    return _A_NOT_A.search(text, max(a - 1, 0), b + 1) is not None
+
+
 def _negated(text: str, start: int, ctx, cues: list) -> bool:
     """A negation right before the match: a negating character touching it, or a cue ending at most
-    NEGATION_WINDOW characters before it inside the same clause."""
+    NEGATION_WINDOW characters before it inside the same clause. The 不 of an A-not-A question is
+    none (能不能降血糖?): the question rule decides."""
     if start == 0:
         return False
-    if text[start - 1] in ctx.negation_chars:
+    if text[start - 1] in ctx.negation_chars and not _a_not_a(text, start - 1, start):
         return True
     lo = start
     while lo > 0 and start - lo < NEGATION_WINDOW + 4 and text[lo - 1] not in ctx.clause_breaks:
         lo -= 1
-    return any(lo <= a and b <= start and start - b <= NEGATION_WINDOW for a, b in cues)
+    return any(lo <= a and b <= start and start - b <= NEGATION_WINDOW and not _a_not_a(text, a, b)
+               for a, b in cues)
 
 
 def _warning_after(text: str, end: int, ctx, cues: list) -> bool:
@@ -144,35 +156,61 @@ def _warning_after(text: str, end: int, ctx, cues: list) -> bool:
 
 
 _SPEAKER = re.compile(r"[ ]*(?:答|回复|回答|主播|客服|商家|掌柜|店主|卖家)[^:\n]{0,8}:[ ]*")
+ANSWER_SPAN = 40                    # how far a speaker's answer is read for its yes or no
 
 
 def _unanswered_question(text: str, start: int, end: int, ctx) -> bool:
     """The match sits in a question that asks (能降血压吗?) and the next clause does not answer yes,
-    or in any question the next clause answers no (治糖尿病? 不能!)."""
+    or in any question the next clause answers no (治糖尿病? 不能!). An A-not-A form (能不能...)
+    asks too, with or without a question mark. An answer given by a named speaker (答: / 客服: /
+    主播:) that does not say no is a yes: the seller answers, and anything but a refusal
+    (坚持吃效果很好) confirms the claim."""
     if not ctx.answer_no and not ctx.ask_words:
         return False
     n, breaks = len(text), ctx.clause_breaks
     stop = end
     while stop < n and text[stop] not in breaks:
         stop += 1
-    asked = stop < n and text[stop] == "?"
-    tail = text[end:stop].rstrip()
-    if not asked and not (tail and tail[-1] in "吗么嘛"):
-        return False
     lo = start
     while lo > 0 and text[lo - 1] not in breaks:
         lo -= 1
+    asked = stop < n and text[stop] == "?"
+    tail = text[end:stop].rstrip()
+    # an A-not-A form asks even without a question mark (有人问能不能治病, 不知道会不会降血糖)
+    if not asked and not (tail and tail[-1] in "吗么嘛") and not _A_NOT_A.search(text, lo, stop):
+        return False
     j = stop
     while j < n and (text[j] in breaks or text[j] == " "):
         j += 1
     m = _SPEAKER.match(text, j)
-    answer = text[m.end() if m else j:][:12]
+    if m:
+        return _answer_is_no(text, m.end(), ctx)
+    answer = text[j:j + 12]
     if any(answer.startswith(w) for w in ctx.answer_no):
         return True
     if any(answer.startswith(w) for w in ctx.answer_yes):
         return False
     clause = text[lo:stop]
     return any(w in clause for w in ctx.ask_words)
+
+
+def _answer_is_no(text: str, i: int, ctx) -> bool:
+    """A speaker's answer from text[i]: its first clause that opens with a yes or a no word decides
+    (亲，我们是普通食品，没有这个功效 is a no); one that never says no is a yes."""
+    n = min(len(text), i + ANSWER_SPAN)
+    while i < n:
+        while i < n and text[i] == " ":
+            i += 1
+        if any(text.startswith(w, i) for w in ctx.answer_no):
+            return True
+        if any(text.startswith(w, i) for w in ctx.answer_yes):
+            return False
+        while i < n and text[i] not in ctx.clause_breaks:
+            i += 1
+        if i < n and text[i] in SENTENCE_BREAKS:
+            break
+        i += 1
+    return False
 
 
 def _adult_consumer(text: str, start: int, end: int, ctx) -> bool:

@@ -425,8 +425,37 @@ class Context:
     version: str = ""
 
 
+_YAML_STR = "tag:yaml.org,2002:str"
+_YAML_NULL = "tag:yaml.org,2002:null"
+
+
+def _refuse_non_text(path: Path, node) -> None:
+    """Every key and every item of a context file is text. YAML reads an unquoted yes/no/on/off as a
+    boolean and 12 as a number: `yes:` became the key True, so questions.get("yes") found nothing
+    and the list was silently empty. Refuse such a scalar with its line instead."""
+    stack = [node] if node is not None else []
+    while stack:
+        x = stack.pop()
+        if isinstance(x, yaml.MappingNode):
+            for k, v in x.value:
+                if not isinstance(k, yaml.ScalarNode) or k.tag != _YAML_STR:
+                    raise LexiconError(path, k.start_mark.line + 1,
+                                       f"key {getattr(k, 'value', k)!r} is not read as text "
+                                       f"({k.tag.rsplit(':', 1)[-1]}): quote it")
+                if not (isinstance(v, yaml.ScalarNode) and v.tag == _YAML_NULL):
+                    stack.append(v)
+        elif isinstance(x, yaml.SequenceNode):
+            stack.extend(x.value)
+        elif x.tag != _YAML_STR:
+            raise LexiconError(path, x.start_mark.line + 1,
+                               f"{x.value!r} is not read as text ({x.tag.rsplit(':', 1)[-1]}): quote it")
+
+
 def load_context(path: Path, normalizer: Normalizer) -> Context:
     data, node, text = _load_yaml(path)
+    if data is not None and not isinstance(data, dict):
+        raise LexiconError(path, 1, "the context file must be a mapping of sections")
+    _refuse_non_text(path, node)
     data = data or {}
     ctx = Context(version="context@" + hashlib.sha256(text.encode()).hexdigest()[:12])
     for key, target in (("mask_patterns", ctx.mask), ("population_patterns", ctx.population)):
@@ -466,7 +495,14 @@ def load_normalizer(path: Path) -> tuple[Normalizer, str]:
     words = data.get("pinyin_words") or []
     if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
         raise LexiconError(path, _key_line(node, "pinyin_words"), "pinyin_words must be a list of words")
-    return Normalizer(str(data.get("separators") or ""), subs, words), text
+    emoji = data.get("emoji_substitutions") or {}
+    if not isinstance(emoji, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in emoji.items()):
+        raise LexiconError(path, _key_line(node, "emoji_substitutions"),
+                           "emoji_substitutions must map an emoji to a character (quote the emoji)")
+    try:
+        return Normalizer(str(data.get("separators") or ""), subs, words, emoji), text
+    except ValueError as exc:
+        raise LexiconError(path, _key_line(node, "emoji_substitutions"), str(exc)) from None
 
 
 @dataclass

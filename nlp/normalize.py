@@ -1,16 +1,17 @@
 """Normalise listing text for matching, keeping a map back to the original offsets.
 
 Steps (REFERENCE.md §5): NFKC (full-width forms), lower-case Latin, traditional ->
-simplified (OpenCC t2s), drop zero-width/format characters and emoji, drop the
-separators sellers put between Chinese characters (``降 - 糖``, ``抗.癌``), and
-rewrite known homophone/variant spellings (config/normalisation.yaml).
+simplified (OpenCC t2s), read the emoji that stand for a character (``降🍬`` -> 降糖,
+config/normalisation.yaml ``emoji_substitutions``), drop zero-width/format characters and
+other emoji, drop the separators sellers put between Chinese characters (``降 - 糖``,
+``抗.癌``), and rewrite known homophone/variant spellings (config/normalisation.yaml).
 
 Every character of the normalised text remembers the original range it came
 from, so a match can be cut out of the raw text for evidence. Every change also
 records how the text was disguised; that is a signal in itself.
 
 Speed: the text itself is built in a few C-level passes (one str.translate for
-NFKC + lower-case, OpenCC only when the text holds a character it converts, one
+NFKC + lower-case + emoji, OpenCC only when the text holds a character it converts, one
 regex pass for separators, one Aho-Corasick pass for homophones). The offset map
 and the evasion marks are built only when something asks for them, which is only
 when the field has a candidate match.
@@ -27,6 +28,9 @@ TRADITIONAL = "traditional"
 SEPARATOR = "separator"
 HOMOPHONE = "homophone"
 PINYIN = "pinyin"
+EMOJI = "emoji"
+# emoji presentation selectors: "⬇️" is "⬇" as far as the emoji map goes
+EMOJI_SELECTORS = "\ufe0e\ufe0f"
 
 
 class Normalized:
@@ -105,6 +109,7 @@ _FW = frozenset((FULLWIDTH,))
 _TRAD = frozenset((TRADITIONAL,))
 _HOMOPHONE = frozenset((HOMOPHONE,))
 _PINYIN = frozenset((PINYIN,))
+_EMOJI = frozenset((EMOJI,))
 _LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
 _LATIN_RUN = re.compile("[a-z]+")
 
@@ -176,7 +181,19 @@ class Normalizer:
     """Configured once from config/normalisation.yaml; call it on any text."""
 
     def __init__(self, separators: str = "", substitutions: dict[str, str] | None = None,
-                 pinyin_words: list[str] | tuple = ()):
+                 pinyin_words: list[str] | tuple = (), emoji: dict[str, str] | None = None):
+        # emoji that stand for one character (降🍬 -> 降糖): read in the NFKC translate pass, one
+        # character for one, before the invisible ones are dropped
+        self._table, self._emoji_re = _NFKC, None
+        if emoji:
+            table = _NfkcTable(_NFKC)
+            for key, value in emoji.items():
+                key, char = key.strip(EMOJI_SELECTORS), _char_nfkc(value)[0] if len(value) == 1 else value
+                if len(key) != 1 or len(char) != 1:
+                    raise ValueError(f"emoji substitution {key!r}: {value!r} must map one emoji to one character")
+                table[ord(key)] = ord(char)
+            self._table = table
+            self._emoji_re = re.compile("[" + "".join(re.escape(k.strip(EMOJI_SELECTORS)) for k in emoji) + "]")
         self.separators = set(separators) | {" ", "\t", "\u3000", "\xa0"}
         seps = "".join(re.escape(c) for c in sorted(self.separators))
         # a run of separators between two word characters, or invisibles anywhere; written to start
@@ -212,7 +229,7 @@ class Normalizer:
     # -- steps ---------------------------------------------------------
     def _basic(self, text: str) -> Normalized:
         """NFKC + lower-case + t2s + invisible/separator removal."""
-        conv = text.translate(_NFKC)
+        conv = text.translate(self._table)
         expanded = len(conv) != len(text)       # ℃ -> °c, ① -> 1 ... : the map goes char by char
         simple = conv
         if _t2s_trigger().search(conv):
@@ -231,7 +248,8 @@ class Normalizer:
             out = "".join(pieces)
         else:
             out = simple
-        return Normalized(text, out, lambda: _basic_maps(text, expanded, conv, simple, drops, out))
+        emoji_re = self._emoji_re
+        return Normalized(text, out, lambda: _basic_maps(text, expanded, conv, simple, drops, out, emoji_re))
 
     def _substitute(self, norm: Normalized) -> Normalized:
         if self._sub_automaton is None or not norm.text:
@@ -239,18 +257,12 @@ class Normalizer:
         found = self._sub_automaton.find_matches_as_indexes(norm.text)
         if not found:
             return norm
-        text = norm.text
         picks = []
         for i, s, e in found:
             v, c = self._sub_pairs[i]
-            if v in self._pinyin_variants:
-                # a pinyin spelling counts only as whole Latin words: not the "gao" inside "gaokao"
-                if (v[0] in _LATIN and s > 0 and text[s - 1] in _LATIN) or \
-                        (v[-1] in _LATIN and e < len(text) and text[e] in _LATIN):
-                    continue
-                picks.append((s, e, c, _PINYIN))
-            else:
-                picks.append((s, e, c, _HOMOPHONE))
+            if not _latin_bounded(norm, v, s, e):
+                continue
+            picks.append((s, e, c, _PINYIN if v in self._pinyin_variants else _HOMOPHONE))
         if not picks:
             return norm
         pieces, pos = [], 0
@@ -267,6 +279,18 @@ class Normalizer:
     def plain(self, text: str) -> str:
         """Normalised text only (for config phrases)."""
         return self(text).text
+
+
+def _latin_bounded(norm: Normalized, variant: str, s: int, e: int) -> bool:
+    """A variant that starts or ends with a Latin letter counts only as whole Latin words: not the
+    "gao" inside "gaokao", not "xt" inside "next". A space the normaliser removed still bounds a
+    word ("ok xt" reads "okxt"; the word starts are asked for only then)."""
+    text = norm.text
+    if variant[0] in _LATIN and s > 0 and text[s - 1] in _LATIN and s not in norm.word_starts:
+        return False
+    if variant[-1] in _LATIN and e < len(text) and text[e] in _LATIN and e not in norm.word_starts:
+        return False
+    return True
 
 
 def _vertical_drops(simple: str, drops: list) -> list:
@@ -327,7 +351,7 @@ def _pinyin_spellings(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _basic_maps(text: str, expanded: bool, conv: str, simple: str, drops: list, out: str):
+def _basic_maps(text: str, expanded: bool, conv: str, simple: str, drops: list, out: str, emoji_re=None):
     """Offsets and marks of _basic's output (built only when a match needs them)."""
     if not expanded:                # one character in, one out
         n = len(text)
@@ -336,6 +360,9 @@ def _basic_maps(text: str, expanded: bool, conv: str, simple: str, drops: list, 
         marks = [_NONE] * n
         for m in _FULLWIDTH_RE.finditer(text):
             marks[m.start()] = _FW
+        if emoji_re is not None:
+            for m in emoji_re.finditer(text):
+                marks[m.start()] = _EMOJI
     else:                           # walk only the characters that may expand (℃ -> °c)
         starts, ends, marks = [], [], []
         pos = 0
@@ -356,6 +383,9 @@ def _basic_maps(text: str, expanded: bool, conv: str, simple: str, drops: list, 
             i = m.start()
             j = bisect.bisect_left(starts, i)
             marks[j] = _FW
+        if emoji_re is not None:
+            for m in emoji_re.finditer(text):
+                marks[bisect.bisect_left(starts, m.start())] = _EMOJI
     if simple is not conv:
         for k, (a, b) in enumerate(zip(conv, simple)):
             if a != b:

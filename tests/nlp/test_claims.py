@@ -121,3 +121,30 @@ def test_product_kind(listing, category, title, reg, text, kind):
     result = nlp.detect(listing(text, category=category, title=title, reg=reg))
     assert result.product_kind == kind
     assert result.product_kind_source
+
+
+@pytest.mark.parametrize("text,span", [
+    # an A-not-A question (能不能) is no negation: the named speaker's answer says yes
+    ("客服：能不能降血糖？答：大部分顾客反馈都降了", "降血糖"),
+    ("问：降不降血压？\n主播：吃了一个月，指标好看多了", "降血压"),
+    # a speaker's answer that is not a no is a yes, whatever words it uses
+    ("问：吃了能降血脂吗？答：吃了一个月，指标好看多了", "降血脂"),
+    ("问：能治糖尿病吗？客服：亲，我家老客户都在回购", "治糖尿病"),
+])
+def test_a_question_the_seller_answers_without_saying_no_is_a_claim(listing, text, span):
+    hits = [f for f in nlp.detect(listing(text)).findings if f.type == "disease_claim"]
+    i = text.index(span)
+    assert any(f.start <= i < f.end for f in hits), hits
+
+
+@pytest.mark.parametrize("text", [
+    "有人问能不能治病，我们是食品，不能治病",          # A-not-A asks even without a question mark
+    "有没有降血糖的效果？",
+    "会不会降血压？不会",
+    "问：能降血压吗？答：亲，不能哦",                  # an address before the no
+    "问：能降血糖吗？\n答：亲，我们是普通食品，没有这个功效",
+    "问：能治糖尿病吗？答：本品是食品，不能替代药物",
+    "这茶能降血糖吗？谢谢",                           # no speaker, no yes: still only a question
+])
+def test_a_question_left_open_or_answered_no_is_not_a_claim(listing, text):
+    assert nlp.detect(listing(text)).findings == []

@@ -106,3 +106,34 @@ def test_registry_function_names_in_old_and_new_wording(config):
     assert resolve("调节血脂") == resolve("有助于维持血脂（胆固醇/甘油三酯）健康水平") == 19
     assert resolve("对胃黏膜损伤有辅助保护功能") == 18
     assert resolve("补充维生素D") == 25
+
+
+@pytest.mark.parametrize("old,new,line_of", [
+    ('  "yes":', "  yes:", "  yes:"),                    # YAML reads an unquoted yes as True
+    ('  "no":', "  no:", "  no:"),
+    ("negation_chars: [", "negation_chars: [12, ", "negation_chars:"),
+])
+def test_context_file_with_a_key_or_item_yaml_does_not_read_as_text_is_refused(config, old, new, line_of):
+    path = config / "claim_context.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    text = text.replace(old, new, 1)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(LexiconError) as err:
+        load_bundle(config)
+    assert err.value.path == str(path) and "quote it" in err.value.reason
+    assert err.value.line == text.splitlines().index(next(x for x in text.splitlines() if x.startswith(line_of))) + 1
+
+
+def test_an_emoji_standing_for_a_character_does_not_hide_a_claim(config):
+    import yaml
+    path = config / "normalisation.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["emoji_substitutions"] = {**(data.get("emoji_substitutions") or {}), "🍬": "糖"}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    (config / "keywords" / "test.yaml").write_text(GOOD.replace("[降血糖]", "[降血糖, 控糖]"), encoding="utf-8")
+    bundle = load_bundle(config)
+    source = "苦瓜茶，控🍬效果好"
+    norm, claims = scan_text(source, bundle=bundle)
+    assert [(c.type, source[slice(*norm.span(c.start, c.end))]) for c in claims] == [("disease_claim", "控🍬")]
+    assert "emoji" in norm.evasions(claims[0].start, claims[0].end)

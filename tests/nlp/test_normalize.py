@@ -1,27 +1,41 @@
 """The normaliser: what it undoes, and that every character maps back to the original text."""
 from __future__ import annotations
 
+import pytest
+import yaml
 from hypothesis import given, settings, strategies as st
 
-from nlp.lexicon import CONFIG_DIR_DEFAULT, load_normalizer
+from nlp.lexicon import CONFIG_DIR_DEFAULT, LexiconError, load_normalizer
 from nlp.normalize import Normalizer
 
 NORMALIZER, _ = load_normalizer(CONFIG_DIR_DEFAULT / "normalisation.yaml")
 
+# the configured data plus emoji that stand for a character and short Latin initials, whatever the
+# lists hold today
+_DATA = yaml.safe_load((CONFIG_DIR_DEFAULT / "normalisation.yaml").read_text(encoding="utf-8"))
+EMOJI = {**(_DATA.get("emoji_substitutions") or {}), "🍬": "糖", "💊": "药", "⬇️": "降"}
+WITH_EMOJI = Normalizer(_DATA.get("separators") or "", {**_DATA["substitutions"], "xt": "血糖", "ab": "抗癌"},
+                        _DATA.get("pinyin_words") or [], EMOJI)
+
 # text as sellers write it: Chinese, full-width and ASCII letters/digits, separators, emoji, zero-width
-ALPHABET = st.sampled_from(list("降血糖压脂治療癌減肥绛ａＢ１２abc 12-*./·，。！？\n") +
-                           ["\u200b", "\ufeff", "🔥", "😀", "\u3000", "①"])
+ALPHABET = st.sampled_from(list("降血糖压脂治療癌減肥绛ａＢ１２abcxt 12-*./·，。！？\n") +
+                           ["\u200b", "\ufeff", "🔥", "😀", "\u3000", "①", "🍬", "💊", "⬇", "\ufe0f", "℃"])
 
 
+@pytest.mark.parametrize("normalizer", [NORMALIZER, WITH_EMOJI], ids=["config", "emoji"])
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=ALPHABET, max_size=40))
-def test_every_normalised_char_maps_into_the_original(text):
-    norm = NORMALIZER(text)
+def test_every_normalised_char_maps_into_the_original(normalizer, text):
+    norm = normalizer(text)
     assert len(norm.starts) == len(norm.ends) == len(norm.text) == len(norm.marks)
     for i in range(len(norm.text)):
         assert 0 <= norm.starts[i] < norm.ends[i] <= len(text)
         if i:
             assert norm.starts[i] >= norm.starts[i - 1]      # order is kept
+        if normalizer is WITH_EMOJI and norm.ends[i] - norm.starts[i] == 1 and text[norm.starts[i]] in "🍬💊⬇":
+            # an emoji read as a character maps back to exactly that emoji, and says so
+            assert norm.text[i] == EMOJI[text[norm.starts[i]] if text[norm.starts[i]] != "⬇" else "⬇️"]
+            assert "emoji" in norm.marks[i]
     for i in range(len(norm.text)):
         for j in range(i + 1, len(norm.text) + 1):
             s, e = norm.span(i, j)
@@ -93,3 +107,37 @@ def test_a_word_spelled_out_with_commas_is_one_word():
     assert norm.text == "降糖神器"
     assert norm.original[slice(*norm.span(0, 4))] == "降，糖，神，器"
     assert NORMALIZER("降，糖").text == "降,糖"          # two characters are not a spelled-out word
+
+
+def test_emoji_standing_for_a_character_reads_as_it_and_maps_back():
+    text = "控🍬茶，不用吃💊，⬇️血压"
+    norm = WITH_EMOJI(text)
+    assert norm.text == "控糖茶,不用吃药,降血压"
+    i = norm.text.index("控糖")
+    assert text[slice(*norm.span(i, i + 2))] == "控🍬"
+    assert "emoji" in norm.evasions(i, i + 2)
+    j = norm.text.index("降血压")
+    assert text[slice(*norm.span(j, j + 3))] == "⬇️血压"
+    assert "emoji" in norm.evasions(j, j + 3)
+    assert WITH_EMOJI("好吃🔥").text == "好吃"               # emoji outside the map stay invisible
+
+
+@pytest.mark.parametrize("emoji,why", [({"🍬🍭": "糖"}, "one emoji"), ({"🍬": "糖果"}, "one character")])
+def test_an_emoji_map_entry_that_is_not_one_for_one_is_refused(tmp_path, emoji, why):
+    path = tmp_path / "normalisation.yaml"
+    path.write_text("separators: \"-\"\nsubstitutions: {}\nemoji_substitutions:\n"
+                    + "".join(f'  "{k}": "{v}"\n' for k, v in emoji.items()), encoding="utf-8")
+    with pytest.raises(LexiconError) as err:
+        load_normalizer(path)
+    assert err.value.line == 3 and why in err.value.reason
+
+
+def test_latin_substitutions_count_only_as_whole_latin_words():
+    n = Normalizer(substitutions={"xt": "血糖", "抗ab": "抗癌"})
+    assert n("next text").text == "nexttext"                  # inside words: untouched
+    assert n("抗abc").text == "抗abc"
+    assert n("降xt, xt高").text == "降血糖, 血糖高"
+    norm = n("ok xt")                                          # a removed space still ends a word
+    assert norm.text == "ok血糖"
+    assert norm.original[slice(*norm.span(2, 4))] == "xt"
+    assert "homophone" in norm.evasions(2, 4)
