@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 import uuid
 from dataclasses import replace
 from zoneinfo import ZoneInfo
@@ -28,41 +26,14 @@ def tz() -> ZoneInfo:
 
 
 def sweep_expired() -> None:
-    """Return items whose lease ran out to the queue before showing it (claimed items are few: one query)."""
+    """Return items whose lease ran out to the queue before showing it.
+
+    The store finds only claimed items whose lease already ended (an indexed condition), so a view
+    where nothing expired costs one small query that matches nothing.
+    """
     c = ctx()
     for item_id in c.workflow.return_expired():
         c.audit.append("system", "lease_expired", f"item:{item_id}", {})
-
-
-FACET_TTL_S = 10.0
-_facet_lock = threading.Lock()
-
-
-def facet_counts(query: Query) -> dict[str, dict[str, int]]:
-    """Counts beside each filter; an active filter's own counts ignore that filter (so others stay visible).
-
-    Facets are the costly part of a queue page, and counts a few seconds old are fine for choosing a
-    filter, so they are cached briefly per view; the page's items and total are always fresh.
-    """
-    key = (tuple(sorted((k, tuple(v)) for k, v in query.filters.items())), query.text, query.since, query.until,
-           query.due_before.replace(second=0, microsecond=0) if query.due_before else None, query.flagged_only)
-    now = time.monotonic()
-    cache = ctx().facet_cache
-    with _facet_lock:
-        hit = cache.get(key)
-        if hit and now - hit[0] < FACET_TTL_S:
-            return hit[1]
-    store = ctx().store
-    facets = dict(store.search(replace(query, size=1, after=None)).facets)
-    for name in CHOICE_FILTERS:
-        if name in query.filters:
-            others = {k: v for k, v in query.filters.items() if k != name}
-            facets[name] = store.search(replace(query, filters=others, size=1, after=None, facets=(name,))).facets[name]
-    with _facet_lock:
-        if len(cache) > 256:
-            cache.clear()
-        cache[key] = (now, facets)
-    return facets
 
 
 @bp.get("/")
@@ -74,17 +45,39 @@ def index():
     except BadQuery as exc:
         flash(str(exc), "error")
         return redirect(url_for("queue.index"))
-    # an exact total over a million items costs more than the page itself; past 10,000 "10,000+" is enough
-    page = ctx().store.search(replace(query, facets=(), exact_total=False))
-    facets, total = facet_counts(query), page.total if page.total_exact else f"{page.total:,}+"
+    # The rows and a bounded total come first; exact counts visit every match (slow at a million
+    # items), so app.js fetches them from queue.facets after load. counts=1 (the no-script link) asks
+    # for them in the same store request instead.
+    inline = bool(request.args.get("counts"))
+    page = ctx().store.search(replace(query, exact_total=False, multi_select=True, brief=True,
+                                      facets=query.facets if inline else ()))
+    total = page.total if page.total_exact else f"{page.total:,}+"
     rows = [{"item": it, "holder": holder(it)} for it in page.items]
     saved = ctx().store.list_meta("saved_view:") if current_user.can("view") else []
-    return render_template("queue.html", rows=rows, total=total, facets=facets, query=query,
-                           choice_filters=CHOICE_FILTERS, text_filters=TEXT_FILTERS, sorts=SORTS,
+    return render_template("queue.html", rows=rows, total=total, facets=page.facets if inline else None,
+                           query=query, choice_filters=CHOICE_FILTERS, text_filters=TEXT_FILTERS, sorts=SORTS,
                            args=request.args, view_qs=view_qs(request.args),
                            next_qs=view_qs(request.args, after=encode_cursor(page.next_after))
                            if page.next_after else "",
                            first_page=not request.args.get("after"), saved_views=saved)
+
+
+@bp.get("/queue/facets")
+@requires("view")
+def facets():
+    """The filter panel with counts and the exact total of a view, as a fragment app.js swaps in.
+
+    The same arguments and query as the page, so it counts only what the page would list; counts of a
+    chosen filter ignore that filter so its other values stay visible.
+    """
+    try:
+        query = query_from_args(request.args, tz())
+    except BadQuery as exc:
+        return Response(str(exc), status=400, mimetype="text/plain")
+    # the store's counting request rides with a one-row page; the cursor does not change counts
+    page = ctx().store.search(replace(query, size=1, after=None, multi_select=True, brief=True))
+    return render_template("_queue_counts.html", facets=page.facets, total=page.total, query=query,
+                           choice_filters=CHOICE_FILTERS, args=request.args)
 
 
 @bp.post("/queue/next")

@@ -1,6 +1,6 @@
 // Shian review UI: keyboard shortcuts and live updates. Served from /static (the CSP forbids inline scripts).
 // Every piece of listing text reaches the page through the server's escaping; this file only ever
-// sets textContent, never HTML.
+// sets textContent, or moves in nodes of a fragment the server rendered with that same escaping.
 (function () {
   "use strict";
 
@@ -59,12 +59,56 @@
     return false;
   }
 
+  // Facet counts and the exact total visit every match, so the page comes without them and they
+  // are fetched here, after load, as a server-rendered fragment of the same filter panel.
+  function loadCounts() {
+    var box = document.querySelector("[data-facets-url]");
+    if (!box) return;
+    var link = box.querySelector("[data-counts-link]");
+    function say(text) {
+      box.querySelectorAll("[data-facet-state]").forEach(function (s) { s.textContent = text; s.hidden = false; });
+    }
+    if (link) link.hidden = true;
+    say("计数加载中……");
+    box.setAttribute("data-counts", "loading");
+    fetch(box.getAttribute("data-facets-url"), { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+      .then(function (html) {
+        var result = new DOMParser().parseFromString(html, "text/html").querySelector("[data-facets-result]");
+        if (!result) throw new Error("no counts in answer");
+        result.querySelectorAll("fieldset[data-facet]").forEach(function (fresh) {
+          var old = box.querySelector('fieldset[data-facet="' + CSS.escape(fresh.getAttribute("data-facet")) + '"]');
+          if (!old) return;
+          // keep what the reviewer ticked or unticked while the counts were loading
+          old.querySelectorAll("input[type=checkbox]").forEach(function (was) {
+            fresh.querySelectorAll("input[type=checkbox]").forEach(function (now) {
+              if (now.value === was.value) now.checked = was.checked;
+            });
+          });
+          old.replaceWith(document.importNode(fresh, true));
+        });
+        var totalEl = document.querySelector("[data-total]");
+        var total = result.getAttribute("data-total");
+        if (totalEl && total) {
+          totalEl.textContent = "共 " + Number(total).toLocaleString("zh-CN") + " 条";
+          totalEl.setAttribute("data-total", total);
+        }
+        box.setAttribute("data-counts", "loaded");
+      })
+      .catch(function () {
+        say("计数加载失败");
+        if (link) link.hidden = false;
+        box.setAttribute("data-counts", "failed");
+      });
+  }
+
   function watchQueue() {
     var totalEl = document.querySelector("[data-total]");
     var note = document.getElementById("live-note");
     if (!totalEl || !note) return;
-    var known = totalEl.getAttribute("data-total");
     setInterval(function () {
+      var known = totalEl.getAttribute("data-total");   // exact once the counts have loaded
+      if (!/^\d+$/.test(known)) return;                  // a bounded "10,000+" cannot be compared
       fetch("/api/v1/items?" + window.location.search.replace(/^\?/, "").replace(/(^|&)after=[^&]*/, "") + "&size=1",
         { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
@@ -247,7 +291,7 @@
     if (handled) e.preventDefault();
   });
 
-  if (page === "queue") watchQueue();
+  if (page === "queue") { loadCounts(); watchQueue(); }
   if (page === "item") {
     watchItem();
     var root = document.querySelector("[data-item]");
