@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import json
-import threading
 import traceback
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +13,7 @@ from demo.sites import start_site
 from shian.cli import main
 from shian.evidence.files import EvidenceFiles
 from shian.store import open_store
+from tests.ui.server import serving_pages
 
 pytestmark = pytest.mark.browser
 
@@ -29,36 +27,6 @@ LOCAL = {"SHIAN_CRAWL__TIPOFF_ALLOW": '["127.0.0.1"]'}
 def local_allowed(settings):
     settings.crawl.tipoff_allow = ["127.0.0.1"]
     return settings
-
-
-@contextmanager
-def serving(pages: dict[str, tuple[int, dict, bytes]]):
-    """A seller site on 127.0.0.1: path -> (status, headers, body); yields (base URL, paths hit)."""
-    hits: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            status, headers, body = pages.get(self.path, (404, {}, b"not here"))
-            self.send_response(status)
-            for k, v in {"Content-Type": "text/html; charset=utf-8", **headers}.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def stored_count() -> int:
@@ -143,7 +111,7 @@ def test_only_web_pages_are_captured(settings):
 
 
 def test_internal_addresses_are_refused_by_default(settings):
-    with serving({"/item/1": (200, {}, PAGE.encode())}) as (base, hits):
+    with serving_pages({"/item/1": (200, {}, PAGE.encode())}) as (base, hits):
         with pytest.raises(TipoffError, match="拒绝取证.*127.0.0.1.*内部网络"):
             capture_url(f"{base}/item/1")
         result = CliRunner().invoke(main, ["--data-dir", str(settings.data_dir), "capture",
@@ -167,11 +135,11 @@ def test_allow_and_deny_rules():
 
 
 def test_a_page_cannot_pull_internal_hosts_in_through_requests_or_redirects(settings):
-    with serving({"/secret": (200, {}, b"internal admin page")}) as (internal, internal_hits):
+    with serving_pages({"/secret": (200, {}, b"internal admin page")}) as (internal, internal_hits):
         page = PAGE.replace("</body>", f"<img src='{internal}/secret'><script>fetch('{internal}/secret')</script></body>")
         pages = {"/item/1": (200, {}, page.encode()),
                  "/jump": (302, {"Location": f"{internal}/secret"}, b"")}
-        with serving(pages) as (outside, _):
+        with serving_pages(pages) as (outside, _):
             # the seller site is allowed by name; 127.0.0.1 itself is not
             settings.crawl.tipoff_allow = ["localhost"]
             seller = outside.replace("127.0.0.1", "localhost")

@@ -21,8 +21,9 @@ def serving(app):
 
 
 @contextmanager
-def serving_page(body: bytes):
-    """A stand-in seller site on 127.0.0.1 answering every GET with `body`; yields (base URL, paths hit)."""
+def serving_pages(pages: dict[str, tuple[int, dict, bytes]], default=(404, {}, b"not here")):
+    """A stand-in seller site on 127.0.0.1: path -> (status, headers, body), `default` for any other
+    path; yields (base URL, paths hit)."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     hits: list[str] = []
@@ -30,8 +31,10 @@ def serving_page(body: bytes):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             hits.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            status, headers, body = pages.get(self.path, default)
+            self.send_response(status)
+            for k, v in {"Content-Type": "text/html; charset=utf-8", **headers}.items():
+                self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -40,9 +43,16 @@ def serving_page(body: bytes):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", hits
     finally:
         server.shutdown()
         server.server_close()
+        thread.join(timeout=10)
+
+
+def serving_page(body: bytes):
+    """A stand-in seller site answering every GET with `body`; yields (base URL, paths hit)."""
+    return serving_pages({}, default=(200, {}, body))
