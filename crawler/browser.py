@@ -1,15 +1,17 @@
 """Browser pages through scrapy-playwright, with evidence in mind.
 
-A browser request never carries a Page object in meta (JOBDIR pickles
-requests) and never asks for the page back (playwright_include_page): the
-page is rendered, scrolled and photographed inside the download by one
-PageMethod, and scrapy-playwright closes it on every path, errors included.
+A browser request never carries a Page object in meta into the scheduler (JOBDIR
+pickles requests): the page is rendered, scrolled and photographed inside the
+download by one PageMethod; crawler.middlewares.BrowserContextsMiddleware
+lends an open page to a request and takes it back (reuse, or close on error and
+when its context is done) before any other middleware sees the response.
 """
 from __future__ import annotations
 
 import logging
 from contextlib import suppress
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 from scrapy_playwright.page import PageMethod
 
@@ -60,6 +62,10 @@ def should_abort(request) -> bool:
     return any(host == h or host.endswith("." + h) for h in BLOCK_HOSTS)
 
 
+_LISTENERS: WeakKeyDictionary = WeakKeyDictionary()    # page -> its response recorder
+_USER_AGENTS: dict[str, str] = {}                       # browser version -> navigator.userAgent
+
+
 def _step(steps: list, action: str, detail: str = "") -> None:
     steps.append({"at": utcnow().isoformat(), "action": action, "detail": detail})
 
@@ -68,6 +74,9 @@ async def init_page(page, request) -> None:
     """playwright_page_init_callback: record the exchanges of this page (document, XHR, fetch)."""
     exchanges: list[dict] = []
     request.meta["shian_exchanges"] = exchanges
+    previous = _LISTENERS.pop(page, None)       # a reused page: stop recording into the last capture
+    if previous is not None:
+        page.remove_listener("response", previous)
     request.meta["shian_steps"] = []
     _step(request.meta["shian_steps"], "navigate", request.url)
 
@@ -86,6 +95,7 @@ async def init_page(page, request) -> None:
             entry["body"] = await response.body()
 
     page.on("response", on_response)
+    _LISTENERS[page] = on_response
 
 
 async def render(page, wait_for: str = "", scroll_until: str = "", max_scrolls: int = 500,
@@ -103,11 +113,14 @@ async def render(page, wait_for: str = "", scroll_until: str = "", max_scrolls: 
         _step(steps, "scroll", f"{result['scrolls']} scrolls, end reached: {result['end']}")
         out["scroll_end"] = result["end"]
     if screenshot:
-        out["screenshot"] = await page.screenshot(full_page=True, timeout=timeout_ms)
+        # lossless PNG; caret="initial" spares a style injection per frame (no text inputs here)
+        out["screenshot"] = await page.screenshot(full_page=True, caret="initial", timeout=timeout_ms)
         _step(steps, "screenshot", "full page")
     with suppress(Exception):
-        out["browser_version"] = page.context.browser.version
-        out["user_agent"] = await page.evaluate("navigator.userAgent")
+        version = out["browser_version"] = page.context.browser.version
+        if version not in _USER_AGENTS:
+            _USER_AGENTS[version] = await page.evaluate("navigator.userAgent")
+        out["user_agent"] = _USER_AGENTS[version]
     return out
 
 

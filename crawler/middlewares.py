@@ -73,14 +73,24 @@ class RetryAfterMiddleware:
 
 
 class BrowserContextsMiddleware:
-    """Puts browser pages into named contexts and closes each context after N pages: a
-    long-lived context leaks memory. Retries get a fresh name, so counts always close."""
+    """Browser pages: named contexts closed after N pages (a long-lived context leaks memory), and
+    each open page reused by the next request of its context (a fresh page costs about as much
+    as the navigation itself). scrapy-playwright hands every page back in meta instead of closing
+    it: here it is reused, or closed when it failed or its context is done. Retries get a fresh
+    context name, so counts always close."""
 
     def __init__(self, crawler):
         self.crawler = crawler
         self.max_pages = max(1, crawler.settings.getint("SHIAN_CONTEXT_MAX_PAGES", 100))
         self.issued = 0
         self.finished: Counter[str] = Counter()
+        self.idle: dict[str, list] = {}          # context name -> its open pages waiting for a request
+        # scrapy-playwright puts a request and a response logger on every page when its logger lets
+        # DEBUG through, and Scrapy's LOG_LEVEL filters at the handler, not the logger: each logged
+        # response costs a driver round trip (~10 % of the crawler's CPU on spa). Match LOG_LEVEL.
+        level = logging.getLevelName(str(crawler.settings.get("LOG_LEVEL", "DEBUG")).upper())
+        if isinstance(level, int) and level > logging.DEBUG:
+            logging.getLogger("scrapy-playwright").setLevel(level)
         from crawler.browser import configure_blocking
         configure_blocking(crawler.settings.getlist("SHIAN_BLOCK_RESOURCES"),
                            crawler.settings.getlist("SHIAN_BLOCK_HOSTS"))
@@ -89,28 +99,52 @@ class BrowserContextsMiddleware:
     def from_crawler(cls, crawler):
         return cls(crawler)
 
+    def current(self) -> str:
+        return f"shian-{self.issued // self.max_pages}"
+
     def process_request(self, request):
-        if request.meta.get("playwright"):
-            request.meta["playwright_context"] = f"shian-{self.issued // self.max_pages}"
-            self.issued += 1
+        if not request.meta.get("playwright"):
+            return None
+        name = self.current()
+        self.issued += 1
+        request.meta["playwright_context"] = name
+        request.meta["playwright_include_page"] = True
+        idle = self.idle.get(name) or []
+        while idle:
+            page = idle.pop()
+            if not page.is_closed():
+                request.meta["playwright_page"] = page
+                self.crawler.stats.inc_value("shian/browser/pages_reused")
+                break
         return None
 
     async def process_response(self, request, response):
-        await self._finished(request)
+        await self._finished(request, reuse=True)
         return response
 
     async def process_exception(self, request, exception):
-        await self._finished(request)
+        await self._finished(request, reuse=False)
         return None
 
-    async def _finished(self, request) -> None:
+    async def _finished(self, request, reuse: bool) -> None:
         name = request.meta.get("playwright_context")
         if not request.meta.get("playwright") or not name:
             return
+        self.crawler.stats.inc_value("shian/browser/pages")
+        # never left in meta: a retried request is pickled into JOBDIR, a Page cannot be
+        page = request.meta.pop("playwright_page", None)
         self.finished[name] += 1
-        if self.finished[name] < self.max_pages:
+        context_done = self.finished[name] >= self.max_pages
+        if page is not None and not page.is_closed():
+            if reuse and not context_done and name == self.current():
+                self.idle.setdefault(name, []).append(page)
+            else:
+                with suppress(Exception):
+                    await page.close()
+        if not context_done:
             return
         del self.finished[name]
+        self.idle.pop(name, None)
         handler = self.crawler.engine.downloader.handlers._get_handler("http")
         wrapper = getattr(handler, "context_wrappers", {}).get(name)
         if wrapper is not None:

@@ -45,9 +45,17 @@ class Browser(Strict):
     block_hosts: list[str] = []                  # tracker hosts (suffix match)
 
 
+class ListApi(Strict):
+    """List pages that are a JSON API (start_urls are its first pages): read without a browser."""
+    items: str                                   # JMESPath: item page URLs (relative or absolute)
+    next_cursor: str = ""                        # JMESPath: the next page's cursor; null = last page
+    cursor_param: str = "cursor"                 # query parameter the cursor goes into
+
+
 class Lists(Strict):
     follow: list[str] = []                       # links to more list pages (categories, next page)
     items: list[str] = []                        # links to item pages
+    api: ListApi | None = None                   # lists are JSON (items and follow are then unused)
 
 
 class ShopFields(Strict):

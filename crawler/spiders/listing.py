@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import jmespath
 import scrapy
 from scrapy.downloadermiddlewares.retry import get_retry_request
+from w3lib.url import add_or_replace_parameter
 
 from crawler.browser import render_result
 from crawler.items import TakenDown
@@ -112,6 +115,9 @@ class ListingSpider(ShianSpider):
 
     # -- requests ---------------------------------------------------------------------------
     def list_request(self, url: str) -> scrapy.Request:
+        if self.platform.lists.api:
+            # a JSON list page: a plain download, no browser
+            return scrapy.Request(url, callback=self.parse_api_list)
         meta = self.page_meta(self.platform.browser.lists, screenshot=False, scroll=True)
         return scrapy.Request(url, callback=self.parse_list, meta=meta)
 
@@ -144,6 +150,25 @@ class ListingSpider(ShianSpider):
             request = self.item_request(url, self.item_id_from_url(url))
             if request is not None:
                 yield request
+
+    def parse_api_list(self, response):
+        """A JSON list page (lists.api): its item links, then the next page by its cursor."""
+        api = self.platform.lists.api
+        try:
+            data = json.loads(response.text)
+        except ValueError:
+            self.crawler.stats.inc_value("shian/list_bad_json")
+            log.error("list %s is not JSON (HTTP %s): the items after it are not reached",
+                      response.url, response.status)
+            return
+        for href in self.values(None, f"json:{api.items}", data):
+            url = response.urljoin(href)
+            request = self.item_request(url, self.item_id_from_url(url))
+            if request is not None:
+                yield request
+        cursor = jmespath.search(api.next_cursor, data) if api.next_cursor else None
+        if cursor not in (None, ""):
+            yield self.list_request(add_or_replace_parameter(response.url, api.cursor_param, str(cursor)))
 
     def parse_item(self, response):
         key = response.meta["shian_key"]

@@ -1,7 +1,8 @@
-"""The demo `spa` platform is useless without a browser: crawled through real Chromium."""
+"""The demo `spa` platform: lists read from its JSON API, item pages rendered in real Chromium."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from crawler import run_crawl
 from shian.models import listing_id
@@ -11,15 +12,25 @@ from crawlcheck import by_kind, capture_record, evidence_ok, platform_ids, store
 pytestmark = pytest.mark.browser
 
 
-def test_spa_crawled_through_chromium_with_screenshots(settings, dataset, site_factory, store):
+def platform_file(config_copy, name):
+    path = config_copy / "platforms" / f"{name}.yaml"
+    return path, yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_spa_crawled_through_chromium_with_screenshots(settings, dataset, site_factory, store, config_copy):
+    path, spa = platform_file(config_copy, "spa")
+    spa["start_urls"] = ["{base_url}/api/items?limit=10"]   # several list pages in this small dataset
+    path.write_text(yaml.safe_dump(spa, allow_unicode=True), encoding="utf-8")
     site = site_factory("spa")
     settings.crawl.context_max_pages = 7                 # rotate contexts several times in this crawl
     stats = run_crawl("spa", base_url=site.url, data_dir=settings.data_dir)
     assert stats["returncode"] == 0, stats
     expected = platform_ids(dataset, "spa")
+    # lists: one API request per cursor, no browser list page
+    assert site.hits("/api/items?") == -(-len(expected) // 10) and site.hits("/category/") == 0
     items = stored(store, "spa")
-    assert {i.listing.item_id for i in items.values()} == expected       # infinite scroll reached the end
-    assert stats["browser_pages"] >= len(expected)
+    assert {i.listing.item_id for i in items.values()} == expected       # the JSON list reached its end
+    assert all("screenshot" in by_kind(i.listing) for i in items.values())   # every item page rendered
     assert stats["browser_contexts"] >= len(expected) // 7               # contexts were rotated
 
     some = items[listing_id("spa", sorted(expected)[0])].listing
@@ -40,3 +51,18 @@ def test_spa_crawled_through_chromium_with_screenshots(settings, dataset, site_f
     assert steps[0] == "navigate" and "screenshot" in steps
     record = capture_record(settings, some)
     assert record["browser_version"] and record["complete"] is True
+
+
+def test_browser_list_pages_scrolled_to_the_end(settings, dataset, site_factory, store, config_copy):
+    """A platform whose list pages need a browser (infinite scroll) is still read to its end."""
+    path, spa = platform_file(config_copy, "spa")
+    spa.update(name="spa_scroll", start_urls=["{base_url}/"])
+    spa["browser"].update(lists=True, scroll_until="#app[data-end='1']", max_scrolls=200, screenshot=False)
+    spa["lists"] = {"items": ["ul#items li.item-card a.item-link::attr(href)"]}
+    (path.parent / "spa_scroll.yaml").write_text(yaml.safe_dump(spa, allow_unicode=True), encoding="utf-8")
+    site = site_factory("spa")
+    stats = run_crawl("spa_scroll", base_url=site.url, data_dir=settings.data_dir)
+    assert stats["returncode"] == 0, stats
+    items = stored(store, "spa_scroll")
+    assert {i.listing.item_id for i in items.values()} == platform_ids(dataset, "spa")
+    assert site.hits("/api/items?") >= 3                   # the page itself fetched the list, 20 a scroll
