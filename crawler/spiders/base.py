@@ -73,15 +73,15 @@ class ShianSpider(scrapy.Spider):
     def known_listings(self):
         """(item_id, url) of this platform's stored, not taken-down listings: a re-crawl revisits
         them, so a listing that left every list page is still seen gone."""
-        from shian.store import open_store
+        from shian.commands import iter_items
+        from shian.store import Query, open_store
         store = open_store()
         try:
-            out = []
-            for item_id in store.ids(self.platform.name):
-                item = store.get(item_id)
-                if item.taken_down_at is None and item.listing.url:
-                    out.append((item.listing.item_id, item.listing.url))
-            return out
+            # paged brief reads, not one get() per listing: a platform may have 100k stored listings
+            query = Query(filters={"platform": [self.platform.name]}, flagged_only=False, sort="time",
+                          size=500, exact_total=False, brief=True)
+            return [(item.listing.item_id, item.listing.url) for item in iter_items(store, query)
+                    if item.taken_down_at is None and item.listing.url]
         finally:
             store.close()
 
