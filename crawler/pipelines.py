@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from itertools import groupby
 
 from crawler.items import TakenDown
 from shian.models import Listing
@@ -98,7 +99,7 @@ def _store_listings(listings: list[Listing]) -> list[tuple[bool, str]]:
         try:
             out.append((True, _pipeline.process(listing).outcome))
         except Exception as exc:  # noqa: BLE001 - reported to the crawler as this item's error
-            out.append((False, f"{type(exc).__name__}: {exc}"[:500]))
+            out.append((False, _error(exc)))
     return out
 
 
@@ -106,22 +107,20 @@ def _run_batch(ops: list) -> list[tuple[bool, str]]:
     """Store a batch in order: consecutive listings in one bulk write, takedowns one by one.
     Returns (ok, outcome or error) per op; an op is only ok once its write has committed."""
     out: list[tuple[bool, str]] = []
-    i = 0
-    while i < len(ops):
-        op = ops[i]
-        if isinstance(op, TakenDown):
+    for takedowns, group in groupby(ops, key=lambda op: isinstance(op, TakenDown)):
+        if not takedowns:
+            out += _store_listings(list(group))
+            continue
+        for op in group:
             try:
                 out.append((True, "taken_down" if _taken_down(op.listing_id, op.when) else "not_stored"))
-            except Exception as exc:  # noqa: BLE001
-                out.append((False, f"{type(exc).__name__}: {exc}"[:500]))
-            i += 1
-            continue
-        j = i
-        while j < len(ops) and isinstance(ops[j], Listing):
-            j += 1
-        out += _store_listings(ops[i:j])
-        i = j
+            except Exception as exc:  # noqa: BLE001 - reported to the crawler as this item's error
+                out.append((False, _error(exc)))
     return out
+
+
+def _error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def _close() -> None:

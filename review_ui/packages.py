@@ -170,10 +170,18 @@ def approve(req_id: str):
         return _approve(req_id)
 
 
-def _approve(req_id: str):
+def _pending_or_none(req_id: str) -> dict | None:
+    """The export request while it awaits a decision; None (with a message) once decided."""
     record = _request_or_404(req_id)
     if record["state"] != "pending":
         flash("该申请已处理。", "error")
+        return None
+    return record
+
+
+def _approve(req_id: str):
+    record = _pending_or_none(req_id)
+    if record is None:
         return redirect(url_for("packages.show", req_id=req_id))
     if record["requested_by"] == current_user.name:
         flash("四眼原则：批准人不能是申请人本人。", "error")
@@ -193,9 +201,8 @@ def reject(req_id: str):
 
 
 def _reject(req_id: str):
-    record = _request_or_404(req_id)
-    if record["state"] != "pending":
-        flash("该申请已处理。", "error")
+    record = _pending_or_none(req_id)
+    if record is None:
         return redirect(url_for("packages.show", req_id=req_id))
     note = (request.form.get("note") or "").strip()[:1000]
     record.update(state="rejected", approved_by=current_user.name, decided_at=utcnow().isoformat(),
