@@ -29,7 +29,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from nlp.normalize import is_cjk
-from nlp.scan import required_literals
+from nlp.scan import find_near, max_width, required_literals
 
 SENTENCE_BREAKS = "。;!?\n"
 PRECEDENCE = ("illegal_additive", "disease_claim", "minors_targeting", "medical_endorsement",
@@ -73,12 +73,13 @@ class ContextScan:
 
     def __init__(self, ctx):
         words: dict[str, list] = {}
-        self.masks = []                     # (regex, only for SPECIAL_KINDS, needs a literal)
+        self.masks = []                     # (regex, only for SPECIAL_KINDS, needs a literal, widest match)
         for rxs, special in ((ctx.mask, False), (ctx.population, True)):
             for rx in rxs:
                 k = len(self.masks)
-                lits = required_literals(getattr(rx, "pattern", ""))
-                self.masks.append((rx, special, lits is not None))
+                pattern = getattr(rx, "pattern", "")
+                lits = required_literals(pattern)
+                self.masks.append((rx, special, lits is not None, max_width(pattern)))
                 for lit in lits or ():
                     words.setdefault(lit, []).append(("mask", k))
         for sentence in ctx.nutrient_sentences:
@@ -99,11 +100,11 @@ class ContextScan:
         """(masks, protected, negation cues, warning cues) as lists of (start, end)."""
         found = self.automaton.find_matches_as_indexes(text, overlapping=True) if self.automaton else []
         masks, protected, negation, warning = [], [], [], []
-        present = set()
+        spots: dict[int, list] = {}         # mask -> where its required literals are
         for i, a, b in found:
             for what, k in self.payload[i]:
                 if what == "mask":
-                    present.add(k)
+                    spots.setdefault(k, []).append((a, b))
                 elif what == "nutrient":
                     masks.append((a, b))
                 elif what == "protected":
@@ -113,10 +114,10 @@ class ContextScan:
                 else:
                     warning.append((a, b))
         special = kind in SPECIAL_KINDS
-        for k, (rx, only_special, needs) in enumerate(self.masks):
-            if (only_special and not special) or (needs and k not in present):
+        for k, (rx, only_special, needs, width) in enumerate(self.masks):
+            if (only_special and not special) or (needs and k not in spots):
                 continue
-            masks += [(m.start(), m.end()) for m in rx.finditer(text) if m.end() > m.start()]
+            masks += find_near(rx, text, spots.get(k), width)
         return masks, protected, negation, warning
 
 

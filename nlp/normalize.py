@@ -36,22 +36,24 @@ EMOJI_SELECTORS = "\ufe0e\ufe0f"
 class Normalized:
     """Normalised text; char i came from original[starts[i]:ends[i]].
 
-    ``starts``, ``ends``, ``marks`` (evasions touching char i) and ``word_starts``
-    (Latin word starts where spaces were removed) are computed on first access.
+    ``span`` and ``evasions`` answer for one range from the steps' records (where characters were
+    dropped or replaced) by binary search. The per-character lists ``starts``, ``ends``, ``marks``
+    (evasions touching char i) are built only when asked for; ``word_starts`` (Latin word starts
+    where spaces were removed) on first access.
     """
 
-    __slots__ = ("original", "text", "_build", "_starts", "_ends", "_marks", "_words")
+    __slots__ = ("original", "text", "_map", "_starts", "_ends", "_marks", "_words")
 
-    def __init__(self, original: str, text: str, build):
+    def __init__(self, original: str, text: str, steps):
         self.original = original
         self.text = text
-        self._build = build          # () -> (starts, ends, marks, word_starts)
+        self._map = steps            # _Basic or _Substituted: how text came from original
         self._starts = None
+        self._words = None
 
     def _maps(self):
         if self._starts is None:
-            self._starts, self._ends, self._marks, self._words = self._build()
-            self._build = None
+            self._starts, self._ends, self._marks = self._map.lists()
         return self
 
     @property
@@ -68,24 +70,21 @@ class Normalized:
 
     @property
     def word_starts(self) -> set[int]:
-        return self._maps()._words
+        if self._words is None:
+            self._words = self._map.word_starts()
+        return self._words
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) for normalised [start, end)."""
-        self._maps()
-        return self._starts[start], self._ends[end - 1]
+        if self._starts is not None:
+            return self._starts[start], self._ends[end - 1]
+        locate = self._map.locate
+        return locate(start)[0], locate(end - 1)[1]
 
     def evasions(self, start: int, end: int) -> set[str]:
-        self._maps()
-        out: set[str] = set()
-        for m in self._marks[start:end]:
-            out |= m
-        # a dropped separator inside the span shows as a gap between neighbours
-        starts, ends = self._starts, self._ends
-        for i in range(start, end - 1):
-            if starts[i + 1] > ends[i]:
-                out.add(SEPARATOR)
-        return out
+        """How the text of normalised [start, end) was disguised: the marks of its characters, and
+        a separator when the original span holds a character the normaliser dropped."""
+        return self._map.evasions(start, end)
 
 
 def is_cjk(ch: str) -> bool:
@@ -248,8 +247,7 @@ class Normalizer:
             out = "".join(pieces)
         else:
             out = simple
-        emoji_re = self._emoji_re
-        return Normalized(text, out, lambda: _basic_maps(text, expanded, conv, simple, drops, out, emoji_re))
+        return Normalized(text, out, _Basic(text, expanded, conv, simple, drops, out, self._emoji_re))
 
     def _substitute(self, norm: Normalized) -> Normalized:
         if self._sub_automaton is None or not norm.text:
@@ -271,7 +269,7 @@ class Normalizer:
             pieces.append(c)
             pos = e
         pieces.append(norm.text[pos:])
-        return Normalized(norm.original, "".join(pieces), lambda: _substitute_maps(norm, picks))
+        return Normalized(norm.original, "".join(pieces), _Substituted(norm, picks))
 
     def __call__(self, text: str) -> Normalized:
         return self._substitute(self._basic(text))
@@ -351,7 +349,153 @@ def _pinyin_spellings(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _basic_maps(text: str, expanded: bool, conv: str, simple: str, drops: list, out: str, emoji_re=None):
+class _Basic:
+    """How _basic's output came from the original: the characters dropped (``drops``, ranges of
+    ``simple``, which is one character per original character unless ``expanded``)."""
+
+    __slots__ = ("text", "expanded", "conv", "simple", "drops", "out", "emoji_re", "_seg_out", "_seg_src", "_lists")
+
+    def __init__(self, text, expanded, conv, simple, drops, out, emoji_re):
+        self.text, self.expanded, self.conv, self.simple = text, expanded, conv, simple
+        self.drops, self.out, self.emoji_re = drops, out, emoji_re
+        self._seg_out = None
+        self._lists = None
+
+    def lists(self):
+        if self._lists is None:
+            self._lists = _basic_maps(self.text, self.expanded, self.conv, self.simple, self.drops, self.emoji_re)
+        return self._lists
+
+    def _segments(self):
+        """Where each run of kept characters starts, in the output and in the original."""
+        seg_out, seg_src, kept, keep_from = [0], [0], 0, 0
+        for a, b in self.drops:
+            kept += a - keep_from
+            seg_out.append(kept)
+            seg_src.append(b)
+            keep_from = b
+        self._seg_out, self._seg_src = seg_out, seg_src
+
+    def locate(self, i: int) -> tuple[int, int]:
+        """The original range of output character i."""
+        if self.expanded:
+            starts, ends, _ = self.lists()
+            return starts[i], ends[i]
+        if self._seg_out is None:
+            self._segments()
+        k = bisect.bisect_right(self._seg_out, i) - 1
+        src = self._seg_src[k] + i - self._seg_out[k]
+        return src, src + 1
+
+    def _dropped(self, pos: int) -> bool:
+        k = bisect.bisect_right(self.drops, (pos, len(self.simple) + 1)) - 1
+        return k >= 0 and self.drops[k][0] <= pos < self.drops[k][1]
+
+    def evasions(self, start: int, end: int) -> set[str]:
+        if self.expanded:           # rare (℃, ①): read the per-character lists
+            starts, ends, marks = self.lists()
+            out: set[str] = set().union(*marks[start:end])
+            if any(starts[i + 1] > ends[i] for i in range(start, end - 1)):
+                out.add(SEPARATOR)
+            return out
+        a, b = self.locate(start)[0], self.locate(end - 1)[1]
+        out = set()
+        text = self.text
+        if any(not self._dropped(m.start()) for m in _FULLWIDTH_RE.finditer(text, a, b)):
+            out.add(FULLWIDTH)
+        if self.emoji_re is not None and self.emoji_re.search(text, a, b):
+            out.add(EMOJI)
+        if self.simple is not self.conv and self.conv[a:b] != self.simple[a:b]:
+            out.add(TRADITIONAL)
+        k = bisect.bisect_right(self.drops, (a, len(self.simple) + 1))
+        if k < len(self.drops) and self.drops[k][0] < b:
+            out.add(SEPARATOR)
+        return out
+
+    def word_starts(self) -> set[int]:
+        simple, words, kept, keep_from = self.simple, set(), 0, 0
+        for a, b in self.drops:
+            kept += a - keep_from
+            if a > 0 and b < len(simple) and (simple[a - 1] in _LATIN or simple[b] in _LATIN):
+                words.add(kept)
+            keep_from = b
+        words.update(m.start() for m in _LATIN_RUN.finditer(self.out))
+        return words
+
+
+class _Substituted:
+    """How _substitute's output came from its input ``norm``: ``picks`` are (start, end, canonical,
+    mark) in the input; each replacement maps back to the whole variant it replaced."""
+
+    __slots__ = ("norm", "picks", "_at", "_after", "_shift")
+
+    def __init__(self, norm, picks):
+        self.norm, self.picks = norm, picks
+        self._at = None
+
+    def lists(self):
+        return _substitute_maps(self.norm, self.picks)
+
+    def _index(self):
+        at, after, shift = [], [], [0]
+        for s, e, c, _ in self.picks:
+            at.append(s + shift[-1])
+            after.append(s + shift[-1] + len(c))
+            shift.append(shift[-1] + len(c) - (e - s))
+        self._at, self._after, self._shift = at, after, shift
+
+    def _source(self, i: int, last: bool) -> int:
+        """The input position output character i stands for (a replacement: the first or the last
+        character of its variant)."""
+        if self._at is None:
+            self._index()
+        k = bisect.bisect_right(self._at, i) - 1
+        if k >= 0 and i < self._after[k]:
+            s, e = self.picks[k][0], self.picks[k][1]
+            return e - 1 if last else s
+        return i - self._shift[k + 1]
+
+    def locate(self, i: int) -> tuple[int, int]:
+        locate = self.norm._map.locate
+        return locate(self._source(i, False))[0], locate(self._source(i, True))[1]
+
+    def evasions(self, start: int, end: int) -> set[str]:
+        """The input's evasions over the runs of [start, end) that were not replaced; a replacement
+        adds its own mark and its variant's marks (spaces between pinyin syllables inside a variant
+        are part of its spelling, not a separator); gaps between the runs are separators."""
+        if self._at is None:
+            self._index()
+        pieces = []                             # (input start, input end, mark or None)
+        at, after, n = self._at, self._after, len(self._at)
+        i = start
+        k = bisect.bisect_right(at, i) - 1      # the last replacement starting at or before i
+        while i < end:
+            if 0 <= k < n and i < after[k]:
+                s, e, _, mark = self.picks[k]
+                pieces.append((s, e, mark))
+                i = after[k]
+                continue
+            stop = min(end, at[k + 1]) if k + 1 < n else end
+            if stop > i:
+                shift = self._shift[k + 1]
+                pieces.append((i - shift, stop - shift, None))
+            i = stop
+            k += 1
+        norm, out = self.norm, set()
+        for n, (s, e, mark) in enumerate(pieces):
+            if mark is None:
+                out |= norm.evasions(s, e)
+            else:
+                out |= (norm.evasions(s, e) - {SEPARATOR}) | mark
+            if n and norm.span(pieces[n - 1][1] - 1, pieces[n - 1][1])[1] < norm.span(s, s + 1)[0]:
+                out.add(SEPARATOR)
+        return out
+
+    def word_starts(self) -> set[int]:
+        return _substituted_words(self.norm.word_starts, self.picks)
+
+
+def _basic_maps(text: str, expanded: bool, conv: str, simple: str, drops: list, emoji_re=None):
     """Offsets and marks of _basic's output (built only when a match needs them)."""
     if not expanded:                # one character in, one out
         n = len(text)
@@ -390,37 +534,26 @@ def _basic_maps(text: str, expanded: bool, conv: str, simple: str, drops: list, 
         for k, (a, b) in enumerate(zip(conv, simple)):
             if a != b:
                 marks[k] = marks[k] | _TRAD
-    word_starts: set[int] = set()
     if drops:
-        keep_from, s_out, e_out, m_out, out_len = 0, [], [], [], 0
+        keep_from, s_out, e_out, m_out = 0, [], [], []
         for a, b in drops:
             s_out += starts[keep_from:a]
             e_out += ends[keep_from:a]
             m_out += marks[keep_from:a]
-            out_len += a - keep_from
-            if a > 0 and b < len(simple) and (simple[a - 1] in _LATIN or simple[b] in _LATIN):
-                word_starts.add(out_len)
             keep_from = b
         s_out += starts[keep_from:]
         e_out += ends[keep_from:]
         m_out += marks[keep_from:]
         starts, ends, marks = s_out, e_out, m_out
-    for m in _LATIN_RUN.finditer(out):
-        word_starts.add(m.start())
-    return starts, ends, marks, word_starts
+    return starts, ends, marks
 
 
 def _substitute_maps(norm: Normalized, picks: list):
     """Offsets and marks after homophone substitution: a replacement maps to the whole variant."""
-    n_starts, n_ends, n_marks, n_words = norm.starts, norm.ends, norm.marks, norm.word_starts
+    n_starts, n_ends, n_marks = norm.starts, norm.ends, norm.marks
     starts, ends, marks = [], [], []
-    words: set[int] = set()
     pos = 0
-    shift = 0
     for s, e, c, mark in picks:
-        words |= {w + shift for w in n_words if pos <= w < s}
-        if any(s <= w < e for w in n_words):
-            words.add(s + shift)
         starts += n_starts[pos:s]
         ends += n_ends[pos:s]
         marks += n_marks[pos:s]
@@ -429,10 +562,24 @@ def _substitute_maps(norm: Normalized, picks: list):
         starts += [o_s] * len(c)
         ends += [o_e] * len(c)
         marks += [m] * len(c)
-        shift += len(c) - (e - s)
         pos = e
-    words |= {w + shift for w in n_words if w >= pos}
     starts += n_starts[pos:]
     ends += n_ends[pos:]
     marks += n_marks[pos:]
-    return starts, ends, marks, words
+    return starts, ends, marks
+
+
+def _substituted_words(n_words: set[int], picks: list) -> set[int]:
+    """Latin word starts after substitution: shifted, and a replacement starts a word when its
+    variant held one."""
+    words: set[int] = set()
+    pos = 0
+    shift = 0
+    for s, e, c, _ in picks:
+        words |= {w + shift for w in n_words if pos <= w < s}
+        if any(s <= w < e for w in n_words):
+            words.add(s + shift)
+        shift += len(c) - (e - s)
+        pos = e
+    words |= {w + shift for w in n_words if w >= pos}
+    return words

@@ -19,6 +19,9 @@ from nlp.normalize import Normalized, is_cjk, is_latin
 PINYIN = "pinyin"
 INITIALS = "initials"
 MAX_PINYIN_CHARS = 5
+# The pattern gate's DFA is linear in the text but builds states as it goes: on text made of
+# pattern pieces (hostile listings) it can cost microseconds per character, so longer texts skip it.
+GATE_MAX_CHARS = 2000
 
 
 @dataclass(slots=True)
@@ -60,31 +63,29 @@ class Scanner:
                         surfaces.setdefault(form, []).append((entry, phrase, how))
         self.patterns = [e for e in bundle.entries if e.regex is not None]
         # A pattern that must start with one of a few literals (治疗|预防|...) is tried, anchored,
-        # only where the automaton saw one of them; the others scan the whole text.
-        # The others scan the whole text, but only when a literal they cannot match without is there.
-        self.anywhere = []
-        self.gated: set[str] = set()
+        # only where the automaton saw one of them. The others ("anywhere") run only near the
+        # places where a literal they cannot match without was seen, or on the whole text when
+        # no such literal is known. A gated pattern is skipped when none of its literals is there.
+        self.anywhere = []                  # (entry, gated, widest match or None)
         triggers: dict[str, list] = {}
         requires: dict[str, list] = {}
         for e in self.patterns:
             lits = first_literals(e.pattern)
+            needed = required_literals(e.pattern)
+            for lit in needed or ():
+                requires.setdefault(lit, []).append(e.id)
             if lits is None:
-                needed = required_literals(e.pattern)
-                self.anywhere.append((e, needed is not None))
-                for lit in needed or ():
-                    requires.setdefault(lit, []).append(e.id)
+                self.anywhere.append((e, needed is not None, max_width(e.pattern)))
             else:
                 run = anchored(e.regex, e.pattern)
                 for lit in lits:
-                    triggers.setdefault(lit, []).append((e, run))
-                # tried at its triggers only when a literal it cannot match without is there too
-                needed = required_literals(e.pattern)
-                if needed is not None:
-                    self.gated.add(e.id)
-                    for lit in needed:
-                        requires.setdefault(lit, []).append(e.id)
+                    triggers.setdefault(lit, []).append((e, run, needed is not None))
+        # One RE2 Set of every pattern says, in one linear pass, which patterns match anywhere in
+        # a text; the others are not tried at all (most texts match none).
+        self.gate = pattern_gate([e.pattern for e in self.patterns])
+        self.gate_ids = [e.id for e in self.patterns]
         # one automaton for all: each word carries its phrase targets, its triggered patterns and
-        # the ids of the whole-text patterns it allows
+        # the ids of the patterns it lets run
         words = sorted(set(surfaces) | set(triggers) | set(requires))
         self.payload = [(tuple(surfaces.get(w, ())), tuple(triggers.get(w, ())), tuple(requires.get(w, ())))
                         for w in words]
@@ -98,7 +99,10 @@ class Scanner:
         text = norm.text
         hits: list[Hit] = []
         pattern_hits: list[Hit] = []
-        allowed: set[str] = set()
+        spots: dict[str, list] = {}         # pattern id -> where its required literals are
+        matched = None                      # ids of the patterns that match somewhere; None: unknown
+        if self.gate is not None and len(text) <= GATE_MAX_CHARS:
+            matched = {self.gate_ids[i] for i in self.gate.Match(text) or ()}
         if self.automaton is not None:
             found = self.automaton.find_matches_as_indexes(text, overlapping=True)
             found.sort(key=_end_then_start)     # by end, longest first: the order results are merged in
@@ -106,9 +110,12 @@ class Scanner:
             tries = []
             for i, start, stop in found:
                 targets, entries, ids = payload[i]
-                if ids:
-                    allowed.update(ids)
-                if entries:
+                for eid in (ids if matched is None or matched else ()):
+                    if eid in spots:
+                        spots[eid].append((start, stop))
+                    else:
+                        spots[eid] = [(start, stop)]
+                if entries and (matched is None or matched):
                     tries.append((start, entries))
                 for entry, phrase, how in targets:
                     if only is not None and entry.id not in only:
@@ -117,25 +124,68 @@ class Scanner:
                         continue
                     hits.append(Hit(start, stop, entry, phrase, how))
             seen = set()
-            gated = self.gated
             for start, entries in tries:
-                for entry, run in entries:
+                for entry, run, gated in entries:
+                    if (gated and entry.id not in spots) or (matched is not None and entry.id not in matched):
+                        continue
                     key = (entry.id, start)
-                    if key in seen or (only is not None and entry.id not in only) or \
-                            (entry.id in gated and entry.id not in allowed):
+                    if key in seen or (only is not None and entry.id not in only):
                         continue
                     seen.add(key)
                     end = run(text, start)
                     if end:
                         pattern_hits.append(Hit(start, end, entry, text[start:end]))
         hits += pattern_hits
-        for entry, gated in self.anywhere:
-            if (gated and entry.id not in allowed) or (only is not None and entry.id not in only):
+        for entry, gated, width in self.anywhere:
+            if (gated and entry.id not in spots) or (only is not None and entry.id not in only) or \
+                    (matched is not None and entry.id not in matched):
                 continue
-            for m in entry.regex.finditer(text):
-                if m.end() > m.start():
-                    hits.append(Hit(m.start(), m.end(), entry, m.group()))
+            near = spots.get(entry.id) if gated else None
+            for s, e in find_near(entry.regex, text, near, width):
+                hits.append(Hit(s, e, entry, text[s:e]))
         return hits
+
+
+def pattern_gate(patterns: list[str]):
+    """An RE2 Set of the patterns (unanchored), or None when RE2 cannot build one within its
+    memory budget; then every pattern is simply tried."""
+    if not patterns:
+        return None
+    import re2
+    from nlp.lexicon import _re2_options
+    gate = re2.Set.SearchSet(_re2_options())
+    try:
+        for pattern in patterns:
+            gate.Add(pattern)
+        gate.Compile()
+    except Exception:                       # re2.error: too big for the budget
+        return None
+    return gate
+
+
+def find_near(regex, text: str, spots: list | None, width: int | None) -> list[tuple[int, int]]:
+    """The non-empty matches of ``regex.finditer(text)`` as (start, end), searched only near
+    ``spots``: the places of literals every match contains, when a match is at most ``width``
+    characters wide. Every match then lies within ``width`` of a spot, so searching the merged
+    windows around the spots finds exactly the matches of the whole text. One character of slack
+    on each side keeps ^, $ and \\b as they are in the whole text."""
+    if not spots or width is None:
+        return [m.span() for m in regex.finditer(text) if m.end() > m.start()]
+    n = len(text)
+    windows: list[list[int]] = []
+    for s, e in sorted(spots):
+        a, b = max(0, e - width), min(n, s + width)
+        if windows and a <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], b)
+        else:
+            windows.append([a, b])
+    out = []
+    for a, b in windows:
+        lo, hi = max(0, a - 1), min(n, b + 1)
+        for m in regex.finditer(text[lo:hi], a - lo):
+            if m.end() > m.start():
+                out.append((m.start() + lo, m.end() + lo))
+    return out
 
 
 def anchored(regex, pattern: str):
@@ -171,12 +221,21 @@ def anchored(regex, pattern: str):
     return run_re2
 
 
+def python_syntax(pattern: str) -> str:
+    """RE2's code point escape (\\x{4e00}) as Python writes it, so the parse-tree analyses below can
+    read a pattern that uses it; both engines mean the same character by either."""
+    import re
+    return re.sub(r"(?<!\\)((?:\\\\)*)\\x\{([0-9a-fA-F]{1,6})\}",
+                  lambda m: m.group(1) + "\\U%08x" % int(m.group(2), 16), pattern)
+
+
 def max_width(pattern: str) -> int | None:
     """The most characters a match of the pattern can span, or None when unknown."""
     import re
     import re._constants as C
     import warnings
     from nlp.lexicon import _RE_UNSAFE_SYNTAX
+    pattern = python_syntax(pattern)
     if any(tok in pattern for tok in _RE_UNSAFE_SYNTAX) or pattern.count("(?") != pattern.count("(?:"):
         return None                         # flags or syntax the two engines read differently
     try:
@@ -197,7 +256,7 @@ def first_literals(pattern: str, limit: int = 400) -> set[str] | None:
     import re
     import re._constants as C
     try:
-        tree = re._parser.parse(pattern)
+        tree = re._parser.parse(python_syntax(pattern))
     except re.error:
         return None
 
@@ -237,6 +296,7 @@ def required_literals(pattern: str) -> set[str] | None:
     import re
     import re._constants as C
     from nlp.lexicon import _RE_UNSAFE_SYNTAX
+    pattern = python_syntax(pattern)
     if any(tok in pattern for tok in _RE_UNSAFE_SYNTAX) or pattern.count("(?") != pattern.count("(?:"):
         return None                         # flags or syntax the two engines read differently
     try:

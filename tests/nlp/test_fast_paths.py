@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import nlp
 from nlp.lexicon import CONFIG_DIR_DEFAULT, _re2_options, fast_regex, load_bundle
-from nlp.scan import first_literals, required_literals
+from nlp.scan import find_near, first_literals, max_width, python_syntax, required_literals
 
 BUNDLE = load_bundle(CONFIG_DIR_DEFAULT)
 PATTERNS = [e.pattern for e in BUNDLE.entries if e.pattern] + \
@@ -46,6 +46,65 @@ def test_every_match_starts_with_one_of_its_first_literals(pattern, text):
         return
     for m in re2.compile(pattern, _re2_options()).finditer(text):
         assert any(text.startswith(lit, m.start()) for lit in lits)
+
+
+WINDOWED = [p for p in PATTERNS if required_literals(p) is not None and max_width(p) is not None]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_searching_near_required_literals_finds_what_the_whole_text_search_finds(data):
+    pattern = data.draw(st.sampled_from(WINDOWED))
+    needed, width = required_literals(pattern), max_width(pattern)
+    # the pattern's own pieces between runs of filler, so matches sit near window edges
+    own = sorted(set(re.findall(r"[\u4e00-\u9fff]{1,4}|[0-9]+", pattern)) | needed)
+    parts = data.draw(st.lists(st.one_of(st.sampled_from(own), st.sampled_from(PIECES),
+                                         st.integers(0, 12).map("好".__mul__)), max_size=25))
+    text = "".join(parts)
+    spots = [(m.start(), m.start() + len(lit)) for lit in needed for m in re.finditer(re.escape(lit), text)]
+    slow = re2.compile(pattern, _re2_options())
+    for engine in (slow, fast_regex(pattern, slow)):
+        whole = [m.span() for m in engine.finditer(text) if m.end() > m.start()]
+        assert find_near(engine, text, spots, width) == whole
+
+
+def _hits(scanner, norm):
+    return [(h.start, h.end, h.entry.id, h.phrase, h.how) for h in scanner.scan(norm)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES + ["治疗", "预防", "糖尿病", "高血压", "降血糖", "适合", "患者", "天", "个月", "好"]),
+                max_size=30).map("".join))
+def test_the_pattern_gate_only_skips_patterns_that_cannot_match(text):
+    """The RE2 Set that says which patterns match anywhere must never hide a match."""
+    import copy
+    scanner = BUNDLE.scanner
+    ungated = copy.copy(scanner)
+    ungated.gate = None
+    norm = BUNDLE.normalizer(text)
+    assert _hits(scanner, norm) == _hits(ungated, norm)
+
+
+def test_the_pattern_gate_holds_on_hostile_text():
+    """Text made of nothing but pattern pieces, as long as the gate reads."""
+    import copy
+    import random
+    from nlp.scan import GATE_MAX_CHARS
+    rnd = random.Random(5)
+    ungated = copy.copy(BUNDLE.scanner)
+    ungated.gate = None
+    for _ in range(5):
+        text = "".join(rnd.choice(PIECES + ["治疗", "糖尿病", "适合", "患者", "好好好"]) for _ in range(2000))
+        norm = BUNDLE.normalizer(text[:GATE_MAX_CHARS])
+        found = _hits(BUNDLE.scanner, norm)
+        assert found and found == _hits(ungated, norm)
+
+
+def test_re2_code_point_escapes_are_read_by_the_analyses():
+    pattern = r"[\x{4e00}-\x{9fff}]{1,4}(?:堂|旗舰店)"
+    assert python_syntax(pattern) == r"[\U00004e00-\U00009fff]{1,4}(?:堂|旗舰店)"
+    assert required_literals(pattern) == {"堂", "旗舰店"} and max_width(pattern) == 7
+    assert python_syntax(r"\\x{41}") == r"\\x{41}"          # an escaped backslash, then text
 
 
 def test_heavy_backtracking_stays_on_re2():

@@ -141,3 +141,23 @@ def test_latin_substitutions_count_only_as_whole_latin_words():
     assert norm.text == "ok血糖"
     assert norm.original[slice(*norm.span(2, 4))] == "xt"
     assert "homophone" in norm.evasions(2, 4)
+
+
+@pytest.mark.parametrize("normalizer", [NORMALIZER, WITH_EMOJI], ids=["config", "emoji"])
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(ALPHABET, st.sampled_from(["三搞", "降三搞", "jiang", "xue", "tang", "xt", " "])),
+                max_size=25).map("".join))
+def test_span_and_evasions_agree_with_the_per_character_maps(normalizer, text):
+    """span() and evasions() answer from the steps' records without building the per-character
+    lists; they must say what the lists say."""
+    fast, full = normalizer(text), normalizer(text)
+    full.starts                                     # build the lists on this one
+    for i in range(len(fast.text)):
+        for j in range(i + 1, len(fast.text) + 1):
+            assert fast.span(i, j) == full.span(i, j)
+            expected = set().union(*full.marks[i:j])
+            if any(full.starts[k + 1] > full.ends[k] for k in range(i, j - 1)):
+                expected.add("separator")
+            assert fast.evasions(i, j) == expected
+    assert fast.word_starts == full.word_starts
+
