@@ -3,9 +3,13 @@
 capture_url(url) is also what the review UI's tip-off form calls. The page
 goes through the same pipeline as crawled listings. Only http(s) URLs are
 taken, and only to hosts the tip-off host rules allow (HostGuard: by default no
-loopback, private or link-local address, checked on the resolved address of every
-request the page makes). A tip-off is one page a person asked for, so robots.txt is not
-consulted; the browser still identifies itself with the crawl user agent.
+loopback, private or link-local address). The rules hold for everything the page
+makes the browser do: requests and WebSockets are checked by URL (refusals go to the
+step log), service workers are blocked, and every connection Chromium opens goes
+through GuardProxy, which checks host and resolved address again (redirects, sockets
+opened by workers, Chromium's own traffic). A tip-off is one page a person asked for,
+so robots.txt is not consulted; the browser still identifies itself with the crawl
+user agent.
 
 Fields come from a platform's item selectors when `platform` names a
 configured platform, otherwise from the page itself (og:title, h1 or
@@ -17,7 +21,10 @@ import ipaddress
 import json
 import logging
 import re
+import select
 import socket
+import socketserver
+import threading
 from contextlib import suppress
 from urllib.parse import urlsplit
 
@@ -30,6 +37,8 @@ log = logging.getLogger(__name__)
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+# WebRTC may only use UDP through the proxy, which has none: no way around the host rules
+TIPOFF_ARGS = ["--webrtc-ip-handling-policy=disable_non_proxied_udp"]
 RECORDED_TYPES = ("document", "xhr", "fetch")
 LOGIN_WALL = ("请登录后查看", "登录后查看更多", "请先登录", "扫码登录")
 MIN_TEXT = 20                      # fewer visible characters than this: a blank page
@@ -65,6 +74,13 @@ def check_url(url: str, guard: "HostGuard | None" = None) -> str:
     return url
 
 
+def endpoint(url: str) -> tuple[str, int]:
+    """(host, port) an http(s) or ws(s) URL connects to; ValueError for a bad port."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    return (parts.hostname or "").lower().rstrip("."), port
+
+
 def non_public(ip) -> bool:
     """Loopback, private, link-local, shared (CGNAT), reserved, unspecified or multicast."""
     return not ip.is_global or ip.is_multicast
@@ -81,7 +97,7 @@ class HostGuard:
 
     def __init__(self, deny: list[str], allow: list[str]):
         self.deny, self.allow = self._parse(deny), self._parse(allow)
-        self._seen: dict[tuple[str, int], str] = {}
+        self._seen: dict[tuple[str, int], tuple[str, list[str], str]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "HostGuard":
@@ -111,33 +127,46 @@ class HostGuard:
 
     def refusal(self, url: str) -> str:
         """"" when every address of the URL's host may be reached, else why not (for the reviewer)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https", "ws", "wss"):
+        if urlsplit(url).scheme not in ("http", "https", "ws", "wss"):
             return ""                  # data:, blob: and the like never reach the network
-        host = (parts.hostname or "").lower().rstrip(".")
         try:
-            port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+            host, port = endpoint(url)
         except ValueError:
             return f"网址端口无效: {url[:200]!r}"
-        key = (host, port)
-        if key not in self._seen:
-            self._seen[key] = self._check_host(host, port)
-        return self._seen[key]
+        addrs, reason = self.addresses(host, port)
+        if not reason and not addrs:
+            reason = f"无法解析主机 {host!r}，未取证（{self._seen[(host, port)][2]}）"
+        return reason
 
-    def _check_host(self, host: str, port: int) -> str:
-        if self._matches(self.allow, host, None):
-            return ""
-        if self._matches(self.deny, host, None):
-            return self._refused(host, None)
+    def addresses(self, host: str, port: int) -> tuple[list[str], str]:
+        """The addresses a capture may connect to for host:port, and why not when refused.
+
+        ([], "") is a host that does not resolve: nothing to reach, nothing refused. Resolved once
+        per capture, and the proxy connects to exactly the addresses checked, so a name that
+        resolves elsewhere the second time (DNS rebinding) gains nothing.
+        """
+        key = (host.lower().rstrip("."), port)
+        if key not in self._seen:
+            self._seen[key] = self._check_host(*key)
+        reason, addrs, _ = self._seen[key]
+        return list(addrs), reason
+
+    def _check_host(self, host: str, port: int) -> tuple[str, list[str], str]:
+        """(refusal, addresses, resolver error)."""
+        by_name = self._matches(self.allow, host, None)
+        if not by_name and self._matches(self.deny, host, None):
+            return self._refused(host, None), [], ""
         try:
             infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
         except (OSError, UnicodeError) as exc:
-            return f"无法解析主机 {host!r}，未取证（{exc}）"
-        for ip_text in sorted({info[4][0] for info in infos}):
-            refused = self.check_ip(host, ip_text)
-            if refused:
-                return refused
-        return ""
+            return "", [], str(exc)
+        addrs = list(dict.fromkeys(info[4][0] for info in infos))     # the resolver's order
+        if not by_name:
+            for ip_text in sorted(addrs):
+                refused = self.check_ip(host, ip_text)
+                if refused:
+                    return refused, [], ""
+        return "", addrs, ""
 
     def check_ip(self, host: str, ip_text: str) -> str:
         """"" when `host` at address `ip_text` may be reached, else why not."""
@@ -161,6 +190,121 @@ class HostGuard:
             what = f"的地址 {ip} 在禁止访问的名单中"
         return (f"拒绝取证：主机 {host} {what}。线索取证只访问公网网站；"
                 f"如确需访问，请管理员将其加入设置 crawl.tipoff_allow。")
+
+
+class GuardProxy(socketserver.ThreadingTCPServer):
+    """A SOCKS5 proxy on 127.0.0.1: the capture browser's only way out to the network.
+
+    The route handlers in browse() see most requests by URL, but not all: a WebSocket opened
+    inside a Web Worker, service worker traffic and Chromium's own connections go straight to
+    the network. Every connection the browser makes passes here instead (Playwright also turns
+    off the browser's own DNS when it uses a SOCKS proxy), and is refused unless `guard` allows
+    host:port; allowed ones connect to the addresses the guard checked.
+    """
+
+    daemon_threads = True
+    request_queue_size = 128       # a page opens many connections at once; don't drop their SYNs
+
+    def __init__(self, guard: HostGuard, on_refused, timeout_s: float = 30):
+        super().__init__(("127.0.0.1", 0), _SocksConnection)
+        self.guard, self.on_refused, self.timeout_s = guard, on_refused, timeout_s
+        self.connected: dict[tuple[str, int], str] = {}   # host:port -> the IP it was reached at
+        self._thread = threading.Thread(target=self.serve_forever, name="tipoff-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"socks5://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self) -> "GuardProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=10)
+
+
+class _SocksConnection(socketserver.BaseRequestHandler):
+    """One browser connection: SOCKS5 CONNECT (RFC 1928, no auth), the guard's decision, then relay."""
+
+    server: GuardProxy
+
+    def handle(self) -> None:
+        client = self.request
+        client.settimeout(self.server.timeout_s)
+        try:
+            host, port = self._request(client)
+        except (OSError, ValueError, UnicodeError):
+            return                                          # not SOCKS5 CONNECT: drop it
+        addrs, reason = self.server.guard.addresses(host, port)
+        if reason:
+            self.server.on_refused(f"{host}:{port}", reason)
+            client.sendall(self._reply(0x02))               # "connection not allowed by ruleset"
+            return
+        upstream = None
+        for ip in addrs:
+            with suppress(OSError):
+                upstream = socket.create_connection((ip, port), timeout=self.server.timeout_s)
+                self.server.connected[(host, port)] = ip
+                break
+        if upstream is None:                                # no address, or none answered
+            log.debug("tip-off proxy: %s:%s unreachable", host, port)
+            client.sendall(self._reply(0x04 if not addrs else 0x05))
+            return
+        with upstream:
+            client.sendall(self._reply(0x00))
+            self._relay(client, upstream)
+
+    @staticmethod
+    def _read(sock, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ValueError("closed during SOCKS handshake")
+            data += chunk
+        return data
+
+    def _request(self, sock) -> tuple[str, int]:
+        version, n_methods = self._read(sock, 2)
+        if version != 5 or 0 not in self._read(sock, n_methods):
+            raise ValueError("not SOCKS5 without authentication")
+        sock.sendall(b"\x05\x00")
+        version, command, _, kind = self._read(sock, 4)
+        if version != 5 or command != 1:
+            sock.sendall(self._reply(0x07))                 # only CONNECT
+            raise ValueError("not CONNECT")
+        if kind == 1:
+            host = str(ipaddress.IPv4Address(self._read(sock, 4)))
+        elif kind == 4:
+            host = str(ipaddress.IPv6Address(self._read(sock, 16)))
+        elif kind == 3:
+            host = self._read(sock, self._read(sock, 1)[0]).decode("ascii")   # IDNA as in URLs
+        else:
+            sock.sendall(self._reply(0x08))
+            raise ValueError("unknown address type")
+        return host.lower(), int.from_bytes(self._read(sock, 2), "big")
+
+    @staticmethod
+    def _reply(code: int) -> bytes:
+        return bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0])
+
+    def _relay(self, client, upstream) -> None:
+        pair = {client: upstream, upstream: client}
+        for sock in pair:
+            sock.settimeout(None)
+        while True:
+            readable, _, _ = select.select(list(pair), [], [], 120)
+            if not readable:
+                return                                      # idle: let the browser reconnect
+            for sock in readable:
+                with suppress(OSError):
+                    data = sock.recv(65536)
+                    if data:
+                        pair[sock].sendall(data)
+                        continue
+                return                                      # one side closed (or failed): close both
 
 
 def _select(html: str, spec) -> str:
@@ -223,7 +367,8 @@ def browse(url: str, settings: Settings, guard: HostGuard | None = None) -> dict
         with suppress(PlaywrightError):
             entry["request_headers"] = response.request.all_headers()
             entry["response_headers"] = [(h["name"], h["value"]) for h in response.headers_array()]
-            entry["ip"] = (response.server_addr() or {}).get("ipAddress", "")
+            # the browser only ever talks to the proxy: the proxy knows which address it reached
+            entry["ip"] = proxy.connected.get(endpoint(response.url), "")
             entry["body"] = response.body()
             details = response.security_details()
             if details:
@@ -232,25 +377,41 @@ def browse(url: str, settings: Settings, guard: HostGuard | None = None) -> dict
     guard = guard or HostGuard.from_settings(settings)
     refused: list[str] = []
 
+    def refuse(target: str, reason: str) -> None:
+        refused.append(reason)
+        step("blocked", f"{target[:200]}: {reason}")
+
     def on_route(route) -> None:
-        # every request the page makes (scripts, images, XHR) goes through the same host check
+        # every request the page makes (scripts, images, XHR, beacons, EventSource) is checked by URL
         reason = guard.refusal(route.request.url)
         if reason:
-            refused.append(reason)
-            step("blocked", f"{route.request.url[:200]}: {reason}")
+            refuse(route.request.url, reason)
             route.abort("blockedbyclient")
         else:
             route.fallback()
 
+    def on_websocket(ws) -> None:
+        # WebSockets bypass on_route; a refused one is closed before it reaches the network
+        reason = guard.refusal(ws.url)
+        if reason:
+            refuse(ws.url, reason)
+            ws.close(code=1008, reason="refused by the tip-off host rules")
+        else:
+            step("websocket", ws.url[:200])
+            ws.connect_to_server()
+
     timeout_ms = settings.crawl.timeout_s * 1000
     out: dict = {"steps": steps, "exchanges": exchanges, "status": None, "problem": ""}
-    with sync_playwright() as pw:
+    proxy = GuardProxy(guard, refuse, settings.crawl.timeout_s)
+    with proxy, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=settings.crawl.chromium_path, headless=True,
-                                     args=CHROMIUM_ARGS)
+                                     args=CHROMIUM_ARGS + TIPOFF_ARGS, proxy={"server": proxy.url})
         try:
-            context = browser.new_context(user_agent=settings.crawl.user_agent,
+            # service workers would fetch past on_route (the proxy still checks their connections)
+            context = browser.new_context(user_agent=settings.crawl.user_agent, service_workers="block",
                                           viewport={"width": 1280, "height": 900})
             context.route("**/*", on_route)
+            context.route_web_socket(re.compile(".*"), on_websocket)
             page = context.new_page()
             page.on("response", on_response)
             out["browser_version"] = browser.version

@@ -152,4 +152,39 @@ def test_a_page_cannot_pull_internal_hosts_in_through_requests_or_redirects(sett
 
             with pytest.raises(TipoffError, match="拒绝取证.*127.0.0.1"):
                 capture_url(f"{seller}/jump")               # a redirect into the internal network
+            assert internal_hits == []                     # refused before it was fetched (the proxy)
     assert stored_count() == 1                             # only the first capture was stored
+
+
+def live_children() -> set[int]:
+    """Pids of this process's children that are still running (zombies excluded)."""
+    import os
+    from pathlib import Path
+
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue                                       # it ended while we looked
+        if fields[0] != "Z" and int(fields[1]) == os.getpid():
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_each_capture_leaves_no_browser_driver_or_proxy_behind(settings):
+    # the review UI runs tip-offs for months in one process: each capture must clean up after
+    # itself, also when it is refused half-way
+    import threading
+
+    before = live_children()
+    pages = {"/item/1": (200, {}, PAGE.encode())}
+    with serving_pages(pages) as (base, _):
+        pages["/jump"] = (302, {"Location": f"{base}/item/1"}, b"")   # to 127.0.0.1, which is refused
+        settings.crawl.tipoff_allow = ["localhost"]
+        seller = base.replace("127.0.0.1", "localhost")
+        assert capture_url(f"{seller}/item/1").item.listing.capture_complete
+        with pytest.raises(TipoffError, match="拒绝取证"):
+            capture_url(f"{seller}/jump")
+    assert live_children() <= before                       # no Playwright driver, no Chromium left
+    assert not [t for t in threading.enumerate() if t.name == "tipoff-proxy"]
