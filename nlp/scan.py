@@ -19,9 +19,6 @@ from nlp.normalize import Normalized, is_cjk, is_latin
 PINYIN = "pinyin"
 INITIALS = "initials"
 MAX_PINYIN_CHARS = 5
-# The pattern gate's DFA is linear in the text but builds states as it goes: on text made of
-# pattern pieces (hostile listings) it can cost microseconds per character, so longer texts skip it.
-GATE_MAX_CHARS = 2000
 
 
 @dataclass(slots=True)
@@ -80,10 +77,6 @@ class Scanner:
                 run = anchored(e.regex, e.pattern)
                 for lit in lits:
                     triggers.setdefault(lit, []).append((e, run, needed is not None))
-        # One RE2 Set of every pattern says, in one linear pass, which patterns match anywhere in
-        # a text; the others are not tried at all (most texts match none).
-        self.gate = pattern_gate([e.pattern for e in self.patterns])
-        self.gate_ids = [e.id for e in self.patterns]
         # one automaton for all: each word carries its phrase targets, its triggered patterns and
         # the ids of the patterns it lets run
         words = sorted(set(surfaces) | set(triggers) | set(requires))
@@ -100,9 +93,6 @@ class Scanner:
         hits: list[Hit] = []
         pattern_hits: list[Hit] = []
         spots: dict[str, list] = {}         # pattern id -> where its required literals are
-        matched = None                      # ids of the patterns that match somewhere; None: unknown
-        if self.gate is not None and len(text) <= GATE_MAX_CHARS:
-            matched = {self.gate_ids[i] for i in self.gate.Match(text) or ()}
         if self.automaton is not None:
             found = self.automaton.find_matches_as_indexes(text, overlapping=True)
             found.sort(key=_end_then_start)     # by end, longest first: the order results are merged in
@@ -110,12 +100,12 @@ class Scanner:
             tries = []
             for i, start, stop in found:
                 targets, entries, ids = payload[i]
-                for eid in (ids if matched is None or matched else ()):
+                for eid in ids:
                     if eid in spots:
                         spots[eid].append((start, stop))
                     else:
                         spots[eid] = [(start, stop)]
-                if entries and (matched is None or matched):
+                if entries:
                     tries.append((start, entries))
                 for entry, phrase, how in targets:
                     if only is not None and entry.id not in only:
@@ -126,7 +116,7 @@ class Scanner:
             seen = set()
             for start, entries in tries:
                 for entry, run, gated in entries:
-                    if (gated and entry.id not in spots) or (matched is not None and entry.id not in matched):
+                    if gated and entry.id not in spots:
                         continue
                     key = (entry.id, start)
                     if key in seen or (only is not None and entry.id not in only):
@@ -137,30 +127,12 @@ class Scanner:
                         pattern_hits.append(Hit(start, end, entry, text[start:end]))
         hits += pattern_hits
         for entry, gated, width in self.anywhere:
-            if (gated and entry.id not in spots) or (only is not None and entry.id not in only) or \
-                    (matched is not None and entry.id not in matched):
+            if (gated and entry.id not in spots) or (only is not None and entry.id not in only):
                 continue
             near = spots.get(entry.id) if gated else None
             for s, e in find_near(entry.regex, text, near, width):
                 hits.append(Hit(s, e, entry, text[s:e]))
         return hits
-
-
-def pattern_gate(patterns: list[str]):
-    """An RE2 Set of the patterns (unanchored), or None when RE2 cannot build one within its
-    memory budget; then every pattern is simply tried."""
-    if not patterns:
-        return None
-    import re2
-    from nlp.lexicon import _re2_options
-    gate = re2.Set.SearchSet(_re2_options())
-    try:
-        for pattern in patterns:
-            gate.Add(pattern)
-        gate.Compile()
-    except Exception:                       # re2.error: too big for the budget
-        return None
-    return gate
 
 
 def find_near(regex, text: str, spots: list | None, width: int | None) -> list[tuple[int, int]]:

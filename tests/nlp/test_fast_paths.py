@@ -68,38 +68,6 @@ def test_searching_near_required_literals_finds_what_the_whole_text_search_finds
         assert find_near(engine, text, spots, width) == whole
 
 
-def _hits(scanner, norm):
-    return [(h.start, h.end, h.entry.id, h.phrase, h.how) for h in scanner.scan(norm)]
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(PIECES + ["治疗", "预防", "糖尿病", "高血压", "降血糖", "适合", "患者", "天", "个月", "好"]),
-                max_size=30).map("".join))
-def test_the_pattern_gate_only_skips_patterns_that_cannot_match(text):
-    """The RE2 Set that says which patterns match anywhere must never hide a match."""
-    import copy
-    scanner = BUNDLE.scanner
-    ungated = copy.copy(scanner)
-    ungated.gate = None
-    norm = BUNDLE.normalizer(text)
-    assert _hits(scanner, norm) == _hits(ungated, norm)
-
-
-def test_the_pattern_gate_holds_on_hostile_text():
-    """Text made of nothing but pattern pieces, as long as the gate reads."""
-    import copy
-    import random
-    from nlp.scan import GATE_MAX_CHARS
-    rnd = random.Random(5)
-    ungated = copy.copy(BUNDLE.scanner)
-    ungated.gate = None
-    for _ in range(5):
-        text = "".join(rnd.choice(PIECES + ["治疗", "糖尿病", "适合", "患者", "好好好"]) for _ in range(2000))
-        norm = BUNDLE.normalizer(text[:GATE_MAX_CHARS])
-        found = _hits(BUNDLE.scanner, norm)
-        assert found and found == _hits(ungated, norm)
-
-
 def test_re2_code_point_escapes_are_read_by_the_analyses():
     pattern = r"[\x{4e00}-\x{9fff}]{1,4}(?:堂|旗舰店)"
     assert python_syntax(pattern) == r"[\U00004e00-\U00009fff]{1,4}(?:堂|旗舰店)"
