@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import threading
 import time
@@ -57,6 +58,10 @@ class Entry:
     raw_phrases: list[str] = field(default_factory=list)
     pattern: str = ""                                        # RE2 source with macros expanded
     regex: object = None
+    # a pattern too heavy to always run on Python's re (regex is RE2) may still have a twin there,
+    # run while a text's backtracking budget lasts: RE2 builds its DFA state by state on new text
+    twin: object = None
+    work: int = 0                                            # steps one attempt of the twin may take
     pinyin: bool = False
     initials: bool = False
     function: int | None = None
@@ -102,87 +107,137 @@ def check_pattern(pattern: str) -> str | None:
 MAX_BACKTRACK_PATHS = 5000
 MAX_BACKTRACK_WORK = 20000
 _RE_UNSAFE_SYNTAX = ("\\p", "\\P", "\\C", "\\Q", "\\x{", "\\z", "{,")
-_RE_SAFE_AT = ("AT_BEGINNING", "AT_BEGINNING_STRING", "AT_BOUNDARY", "AT_NON_BOUNDARY")
+_RE_SAFE_AT = ("AT_BEGINNING", "AT_BEGINNING_STRING", "AT_BOUNDARY", "AT_NON_BOUNDARY", "AT_END_STRING")
 _RE_SAFE_CATEGORIES = ("CATEGORY_DIGIT", "CATEGORY_NOT_DIGIT", "CATEGORY_WORD", "CATEGORY_NOT_WORD",
                        "CATEGORY_SPACE", "CATEGORY_NOT_SPACE")
 
 
-def fast_regex(pattern: str, compiled_re2, examples: list[str] = ()):
-    """The engine to run a validated pattern with: a Python `re` twin when that is safe, else RE2."""
+def python_dollar(pattern: str) -> str:
+    """The pattern with RE2's ``$`` (end of text) written as Python's ``\\Z``: Python's ``$`` also
+    matches before a final line break."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "]" and not (out[-1] == "[" or out[-1] == "[^"):
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            if pattern.startswith("[^", i):
+                out.append("[^")
+                i += 2
+                continue
+        elif ch == "$":
+            ch = "\\Z"
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def python_twin(pattern: str, compiled_re2, examples: list[str] = ()):
+    """A Python `re` compile of a validated pattern that means what the RE2 one means, or None."""
     import warnings
     if any(tok in pattern for tok in _RE_UNSAFE_SYNTAX) or pattern.count("(?") != pattern.count("(?:"):
-        return compiled_re2     # flags, named groups, POSIX/Unicode classes: the engines differ
+        return None             # flags, named groups, POSIX/Unicode classes: the engines differ
+    pattern = python_dollar(pattern)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            tree = re._parser.parse(pattern, re.ASCII)
             twin = re.compile(pattern, re.ASCII)
     except (re.error, Warning, RecursionError):
-        return compiled_re2
-    if _paths(tree) > MAX_BACKTRACK_PATHS or _work(tree) > MAX_BACKTRACK_WORK:
-        return compiled_re2
+        return None
     for text in examples:               # belt and braces: both engines agree on the examples
         a, b = compiled_re2.search(text), twin.search(text)
         if (a and a.span()) != (b and b.span()):
-            return compiled_re2
+            return None
     return twin
 
 
-def _paths(seq) -> int:
-    """Upper bound of the ways a parsed pattern can match at one position (backtracking work)."""
+def backtrack_work(pattern: str) -> float:
+    """Upper bound of the steps one anchored attempt of the pattern takes on Python's `re`
+    (inf for constructs whose work has no bound)."""
+    try:
+        tree = re._parser.parse(python_dollar(pattern), re.ASCII)
+    except (re.error, RecursionError):
+        return math.inf
+    if _paths(tree, limit=math.inf) == math.inf:
+        return math.inf
+    return _work(tree, limit=math.inf, paths_limit=math.inf)
+
+
+def fast_regex(pattern: str, compiled_re2, examples: list[str] = ()):
+    """The engine to run a validated pattern with: a Python `re` twin when that is safe, else RE2."""
+    twin = python_twin(pattern, compiled_re2, examples)
+    if twin is None:
+        return compiled_re2
+    tree = re._parser.parse(python_dollar(pattern), re.ASCII)
+    if _paths(tree) > MAX_BACKTRACK_PATHS or _work(tree) > MAX_BACKTRACK_WORK:
+        return compiled_re2
+    return twin
+
+
+def _paths(seq, limit: float = MAX_BACKTRACK_PATHS) -> float:
+    """Upper bound of the ways a parsed pattern can match at one position (backtracking work);
+    inf for constructs without a bound. Stops counting once past ``limit``."""
     import re._constants as C
     total = 1
     for op, av in seq:
         if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
             lo, hi, sub = av
             if hi == C.MAXREPEAT:
-                return MAX_BACKTRACK_PATHS + 1
-            w = _paths(sub)
+                return math.inf
+            w = _paths(sub, limit)
             total *= sum(w ** k for k in range(lo, hi + 1)) if w > 1 else hi - lo + 1
         elif op == C.SUBPATTERN:
-            total *= _paths(av[-1])
+            total *= _paths(av[-1], limit)
         elif op == C.BRANCH:
-            total *= _branch_paths(av[1])
+            total *= _branch_paths(av[1], limit)
         elif op == C.AT:
             if str(av) not in _RE_SAFE_AT:
-                return MAX_BACKTRACK_PATHS + 1
+                return math.inf
         elif op == C.IN:
             if any(o == C.CATEGORY and str(a) not in _RE_SAFE_CATEGORIES for o, a in av):
-                return MAX_BACKTRACK_PATHS + 1
+                return math.inf
         elif op in (C.GROUPREF, C.GROUPREF_EXISTS, C.ASSERT, C.ASSERT_NOT, C.ATOMIC_GROUP):
-            return MAX_BACKTRACK_PATHS + 1
-        if total > MAX_BACKTRACK_PATHS:
+            return math.inf
+        if total > limit:
             return total
     return total
 
 
-def _work(seq) -> int:
+def _work(seq, limit: float = MAX_BACKTRACK_WORK, paths_limit: float = MAX_BACKTRACK_PATHS) -> float:
     """Upper bound of the steps one anchored match attempt takes: each element is tried once per
-    way of matching what precedes it; every alternative of a branch may be tried."""
+    way of matching what precedes it; every alternative of a branch may be tried. Stops counting
+    once past ``limit``."""
     import re._constants as C
     paths, work = 1, 0
     for op, av in seq:
         if op in (C.MAX_REPEAT, C.MIN_REPEAT):
             lo, hi, sub = av
-            sp, sw = _paths(sub), _work(sub)
+            sp, sw = _paths(sub, paths_limit), _work(sub, limit, paths_limit)
             steps = sum(sp ** k for k in range(hi)) * sw if sp > 1 else hi * sw
             ways = sum(sp ** k for k in range(lo, hi + 1)) if sp > 1 else hi - lo + 1
         elif op == C.SUBPATTERN:
-            steps, ways = _work(av[-1]), _paths(av[-1])
+            steps, ways = _work(av[-1], limit, paths_limit), _paths(av[-1], paths_limit)
         elif op == C.BRANCH:
-            steps, ways = sum(_work(a) for a in av[1]), _branch_paths(av[1])
+            steps = sum(_work(a, limit, paths_limit) for a in av[1])
+            ways = _branch_paths(av[1], paths_limit)
         else:
             steps, ways = 1, 1
         work += paths * steps
         paths *= ways
-        if work > MAX_BACKTRACK_WORK:
+        if work > limit:
             return work
     return work
 
 
-def _branch_paths(alts) -> int:
+def _branch_paths(alts, limit: float = MAX_BACKTRACK_PATHS) -> float:
     """Alternatives that can match at one position must share a first character."""
-    firsts = [(_first_chars(a), _paths(a)) for a in alts]
+    firsts = [(_first_chars(a), _paths(a, limit)) for a in alts]
     if any(f is None for f, _ in firsts):
         return sum(p for _, p in firsts)
     chars = set().union(*(f for f, _ in firsts))
@@ -368,7 +423,11 @@ def _entry(path, line, raw, defaults, version, normalizer, macros, seen_ids) -> 
             raise bad(f"{eid}: {why}")
         entry.pattern = expanded
         examples = [normalizer.plain(x) for x in (examples_of(e) or [])]
-        entry.regex = fast_regex(expanded, re2.compile(expanded, _re2_options()), examples)
+        compiled = re2.compile(expanded, _re2_options())
+        entry.regex = fast_regex(expanded, compiled, examples)
+        if entry.regex is compiled:
+            entry.twin = python_twin(expanded, compiled, examples)
+            entry.work = backtrack_work(expanded) if entry.twin is not None else 0
     for key in ("pinyin", "initials", "negatable"):
         if key in e and not isinstance(e[key], bool):
             raise bad(f"{eid}: {key} must be true or false")

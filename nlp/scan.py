@@ -9,6 +9,7 @@ times slower with a few hundred first characters.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from itertools import product
 
@@ -19,6 +20,9 @@ from nlp.normalize import Normalized, is_cjk, is_latin
 PINYIN = "pinyin"
 INITIALS = "initials"
 MAX_PINYIN_CHARS = 5
+# Steps of Python-regex backtracking a text may spend on heavy patterns before they go to RE2
+# (worst case some tens of milliseconds; an ordinary listing spends a small fraction of it).
+BACKTRACK_BUDGET = 2_000_000
 
 
 @dataclass(slots=True)
@@ -74,7 +78,7 @@ class Scanner:
             if lits is None:
                 self.anywhere.append((e, needed is not None, max_width(e.pattern)))
             else:
-                run = anchored(e.regex, e.pattern)
+                run = anchored(e.regex, e.pattern, getattr(e, "twin", None), getattr(e, "work", 0))
                 for lit in lits:
                     triggers.setdefault(lit, []).append((e, run, needed is not None))
         # one automaton for all: each word carries its phrase targets, its triggered patterns and
@@ -114,6 +118,7 @@ class Scanner:
                         continue
                     hits.append(Hit(start, stop, entry, phrase, how))
             seen = set()
+            budget = [BACKTRACK_BUDGET]
             for start, entries in tries:
                 for entry, run, gated in entries:
                     if gated and entry.id not in spots:
@@ -122,7 +127,7 @@ class Scanner:
                     if key in seen or (only is not None and entry.id not in only):
                         continue
                     seen.add(key)
-                    end = run(text, start)
+                    end = run(text, start, budget)
                     if end:
                         pattern_hits.append(Hit(start, end, entry, text[start:end]))
         hits += pattern_hits
@@ -160,19 +165,24 @@ def find_near(regex, text: str, spots: list | None, width: int | None) -> list[t
     return out
 
 
-def anchored(regex, pattern: str):
-    """A function (text, pos) -> end of the regex's non-empty match at pos, or 0.
+def anchored(regex, pattern: str, twin=None, work: float = 0):
+    """A function (text, pos, budget) -> end of the regex's non-empty match at pos, or 0.
 
     google-re2's Python wrapper re-encodes the whole text and maps offsets back on every call,
     which costs more than the match. A pattern tried at a trigger can only see the characters a
     match can span, so RE2 gets just those (plus one neighbour each side, which keeps ^, $ and
     \\b exact) through the compiled object underneath the wrapper.
+
+    RE2 builds its DFA state by state as it meets new text, which on unseen listings costs far
+    more than the match. A heavy pattern with a Python ``twin`` therefore runs on the twin while
+    the text's backtracking ``budget`` (a one-item list, in steps) covers the twin's worst case
+    ``work``, and on RE2 after that: a hostile text cannot make matching super-linear.
     """
     rx = getattr(regex, "_regexp", None)
     if rx is None or not hasattr(rx, "Match"):          # a Python `re` twin, or an unknown wrapper
         match = regex.match
 
-        def run(text: str, pos: int) -> int:
+        def run(text: str, pos: int, budget: list) -> int:
             m = match(text, pos)
             return m.end() if m and m.end() > pos else 0
         return run
@@ -181,7 +191,7 @@ def anchored(regex, pattern: str):
     width = max_width(pattern)
     reach = width + 1 if width is not None else None
 
-    def run_re2(text: str, pos: int) -> int:
+    def run_re2(text: str, pos: int, budget: list) -> int:
         lo = pos - 1 if pos else 0
         piece = text[lo:pos + reach] if reach is not None else text[lo:]
         data = piece.encode()
@@ -190,7 +200,17 @@ def anchored(regex, pattern: str):
         if s < 0 or e <= s:
             return 0
         return pos + len(data[at:e].decode())
-    return run_re2
+    if twin is None or reach is None or not work < math.inf:
+        return run_re2
+    twin_match = twin.match
+
+    def run_budgeted(text: str, pos: int, budget: list) -> int:
+        if budget[0] < work:
+            return run_re2(text, pos, budget)
+        budget[0] -= work
+        m = twin_match(text, pos, pos + reach)      # a match spans at most width: $ and \\b stay exact
+        return m.end() if m and m.end() > pos else 0
+    return run_budgeted
 
 
 def python_syntax(pattern: str) -> str:
@@ -223,7 +243,7 @@ def _end_then_start(match: tuple[int, int, int]) -> tuple[int, int]:
     return match[2], match[1]
 
 
-def first_literals(pattern: str, limit: int = 400) -> set[str] | None:
+def first_literals(pattern: str, limit: int = 2000) -> set[str] | None:
     """The literal strings every match of the pattern starts with, or None when not that simple."""
     import re
     import re._constants as C

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import nlp
 from nlp.lexicon import CONFIG_DIR_DEFAULT, _re2_options, fast_regex, load_bundle
-from nlp.scan import find_near, first_literals, max_width, python_syntax, required_literals
+from nlp.scan import anchored, find_near, first_literals, max_width, python_syntax, required_literals
 
 BUNDLE = load_bundle(CONFIG_DIR_DEFAULT)
 PATTERNS = [e.pattern for e in BUNDLE.entries if e.pattern] + \
@@ -68,6 +68,41 @@ def test_searching_near_required_literals_finds_what_the_whole_text_search_finds
         assert find_near(engine, text, spots, width) == whole
 
 
+HEAVY = [e for e in BUNDLE.entries if e.twin is not None and e.work < float("inf")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_heavy_pattern_finds_the_same_on_its_python_twin_as_on_re2(data):
+    """Heavy patterns run on Python's re while a text's backtracking budget lasts, then on RE2."""
+    entry = data.draw(st.sampled_from(HEAVY))
+    own = sorted(set(re.findall(r"[\u4e00-\u9fff]{1,4}|[0-9]+", entry.pattern)))
+    text = "".join(data.draw(st.lists(st.one_of(st.sampled_from(own), st.sampled_from(PIECES),
+                                                st.sampled_from(["\n", "好好", "$"])), max_size=20)))
+    run = anchored(entry.regex, entry.pattern, entry.twin, entry.work)
+    for pos in range(len(text)):
+        assert run(text, pos, [float("inf")]) == run(text, pos, [0])
+
+
+def test_a_text_past_its_backtracking_budget_goes_to_re2():
+    entry = max(HEAVY, key=lambda e: e.work)
+    run = anchored(entry.regex, entry.pattern, entry.twin, entry.work)
+    budget = [entry.work * 2.5]
+    run("治疗糖尿病", 0, budget)
+    run("治疗糖尿病", 0, budget)
+    assert budget[0] == entry.work * 0.5
+    run("治疗糖尿病", 0, budget)                    # not enough left: RE2, nothing spent
+    assert budget[0] == entry.work * 0.5
+
+
+def test_re2_end_of_text_is_pythons_end_of_string():
+    from nlp.lexicon import python_dollar
+    assert python_dollar(r"降(?:[^价$]|$)") == r"降(?:[^价$]|\Z)"
+    assert python_dollar(r"a\$|[]$]$") == r"a\$|[]$]\Z"
+    twin = re.compile(python_dollar("糖$"))
+    assert twin.search("降糖\n") is None and re2.compile("糖$").search("降糖\n") is None
+
+
 def test_re2_code_point_escapes_are_read_by_the_analyses():
     pattern = r"[\x{4e00}-\x{9fff}]{1,4}(?:堂|旗舰店)"
     assert python_syntax(pattern) == r"[\U00004e00-\U00009fff]{1,4}(?:堂|旗舰店)"
@@ -97,7 +132,7 @@ def test_a_pattern_tried_at_a_trigger_ends_where_re2_ends(pattern, text):
         run = anchored(regex, pattern)
         for pos in range(len(text)):
             m = slow.match(text, pos)
-            assert run(text, pos) == (m.end() if m and m.end() > pos else 0)
+            assert run(text, pos, [0]) == (m.end() if m and m.end() > pos else 0)
 
 
 @settings(max_examples=300, deadline=None)
