@@ -155,6 +155,15 @@ def _expanding() -> re.Pattern:
 
 
 @lru_cache(maxsize=1)
+def _changing_bmp() -> str:
+    """The BMP characters the NFKC table changes (upper-case Latin, full-width forms, pinyin
+    tones...), escaped for a character class; found once per process (about 0.05 s)."""
+    chars = [chr(c) for c in range(0x41, 0x5B)]
+    chars += [chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c <= 0xDFFF and _NFKC[c] != c]
+    return re.escape("".join(chars))
+
+
+@lru_cache(maxsize=1)
 def _t2s():
     from opencc import OpenCC
     return OpenCC("t2s")
@@ -193,6 +202,9 @@ class Normalizer:
                 table[ord(key)] = ord(char)
             self._table = table
             self._emoji_re = re.compile("[" + "".join(re.escape(k.strip(EMOJI_SELECTORS)) for k in emoji) + "]")
+        self._translate = lambda m: m.group().translate(self._table)
+        emoji_chars = "".join(re.escape(k.strip(EMOJI_SELECTORS)) for k in emoji or ())
+        self._changing = re.compile("[" + _changing_bmp() + emoji_chars + "\U00010000-\U0010ffff]+")
         self.separators = set(separators) | {" ", "\t", "\u3000", "\xa0"}
         seps = "".join(re.escape(c) for c in sorted(self.separators))
         # a run of separators between two word characters, or invisibles anywhere; written to start
@@ -228,7 +240,9 @@ class Normalizer:
     # -- steps ---------------------------------------------------------
     def _basic(self, text: str) -> Normalized:
         """NFKC + lower-case + t2s + invisible/separator removal."""
-        conv = text.translate(self._table)
+        # str.translate looks every character up in a Python dict; a regex finds the few that
+        # change (full-width punctuation, mostly) in C, and only they are translated
+        conv = self._changing.sub(self._translate, text) if self._changing.search(text) else text
         expanded = len(conv) != len(text)       # ℃ -> °c, ① -> 1 ... : the map goes char by char
         simple = conv
         if _t2s_trigger().search(conv):
