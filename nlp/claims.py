@@ -134,7 +134,8 @@ def _a_not_a(text: str, a: int, b: int) -> bool:
 def _negated(text: str, start: int, ctx, cues: list) -> bool:
     """A negation right before the match: a negating character touching it, or a cue ending at most
     NEGATION_WINDOW characters before it inside the same clause. The 不 of an A-not-A question is
-    none (能不能降血糖?): the question rule decides."""
+    none (能不能降血糖?): the question rule decides. A cue whose verb is one of saying or knowing
+    (医生不会告诉你的降糖秘密) negates that verb, not the match."""
     if start == 0:
         return False
     if text[start - 1] in ctx.negation_chars and not _a_not_a(text, start - 1, start):
@@ -142,7 +143,8 @@ def _negated(text: str, start: int, ctx, cues: list) -> bool:
     lo = start
     while lo > 0 and start - lo < NEGATION_WINDOW + 4 and text[lo - 1] not in ctx.clause_breaks:
         lo -= 1
-    return any(lo <= a and b <= start and start - b <= NEGATION_WINDOW and not _a_not_a(text, a, b)
+    return any(lo <= a and b <= start and start - b <= NEGATION_WINDOW and not _a_not_a(text, a, b) and
+               not any(w in text[b:start] for w in ctx.negation_blockers)
                for a, b in cues)
 
 
@@ -375,10 +377,16 @@ def claim_context(doc: Doc) -> Doc:
     text = fc.norm.text             # == doc.text, without rebuilding it from the tokens
     masks, protected, negation, warning = context_scan(ctx).scan(text, fc.kind)
     words: dict = {}                # jieba cuts, made only for the candidates that get this far
+    # a match this product's registration allows (辅助降血糖, the old official name of its function)
+    # covers the shorter phrases inside it (降血糖): they are part of the allowed wording
+    allowed = [(h.start, h.end) for h in fc.hits
+               if h.entry.applies_to(fc.kind) and type_for(h.entry, fc.kind, fc.approved) is None]
     keep = []
     for h in fc.hits:
         if not h.entry.applies_to(fc.kind) or type_for(h.entry, fc.kind, fc.approved) is None:
             continue            # allowed on this product: claim_types would drop it, skip the checks
+        if any(a <= h.start and h.end <= b and b - a > h.end - h.start for a, b in allowed):
+            continue
         if any(s < h.end and h.start < e for s, e in masks):
             continue
         if any(s < h.end and h.start < e and not (h.start <= s and e <= h.end) for s, e in protected):

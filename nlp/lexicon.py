@@ -474,6 +474,7 @@ class Context:
     protected: list[str] = field(default_factory=list)
     negation_cues: list[str] = field(default_factory=list)
     negation_chars: str = ""
+    negation_blockers: list[str] = field(default_factory=list)  # a cue does not reach past them (不会告诉你…降糖)
     warning_after: list[str] = field(default_factory=list)
     ask_words: list[str] = field(default_factory=list)      # a question that asks (能...吗)
     answer_yes: list[str] = field(default_factory=list)
@@ -527,6 +528,7 @@ def load_context(path: Path, normalizer: Normalizer) -> Context:
     ctx.nutrient_sentences = [normalizer.plain(s) for s in data.get("nutrient_sentences") or []]
     ctx.protected = [normalizer.plain(s) for s in data.get("protected_words") or []]
     ctx.negation_cues = [normalizer.plain(s) for s in data.get("negation_cues") or []]
+    ctx.negation_blockers = [normalizer.plain(s) for s in data.get("negation_blockers") or []]
     ctx.negation_chars = "".join(data.get("negation_chars") or [])
     ctx.warning_after = [normalizer.plain(s) for s in data.get("warning_after") or []]
     questions = data.get("questions") or {}

@@ -97,7 +97,7 @@ def is_latin(ch: str) -> bool:
 
 
 # zero-width / format / combining characters, arrows, dingbats, emoji: never meaningful inside a phrase
-INVISIBLE = ("[\u00ad\u034f\u0300-\u036f\u115f\u1160\u180b-\u180e\u200b-\u200f\u202a-\u202e"
+INVISIBLE = ("[\u00ad\u034f\u203c\u2049\u0300-\u036f\u115f\u1160\u180b-\u180e\u200b-\u200f\u202a-\u202e"
              "\u2060-\u206f\u20d0-\u20ff\u2190-\u21ff\u2300-\u23ff\u25a0-\u27bf\u2900-\u2bff"
              "\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001f000-\U0001faff\U000e0000-\U000e007f]")
 WORD = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef" + "a-z"
@@ -125,6 +125,8 @@ class _NfkcTable(dict):
 
 
 _NFKC = _NfkcTable()
+# ‼ and ⁉ are emoji sellers put between characters (抗‼️癌); NFKC would make them "!!", a clause break
+_NFKC.update({0x203C: 0x203C, 0x2049: 0x2049})
 # pinyin tone marks are dropped (血xiě糖 -> 血xie糖) so spellings with and without tones match
 _TONES = {ord(c): b for b, cs in (("a", "āáǎà"), ("e", "ēéěè"), ("i", "īíǐì"), ("o", "ōóǒò"), ("u", "ūúǔù"),
                                   ("v", "üǖǘǚǜ")) for c in cs}

@@ -76,6 +76,22 @@ def test_disease_claim_on_registered_health_food_is_still_a_claim(listing):
     assert types(result) == {"disease_claim"}
 
 
+def test_a_registered_functions_old_official_name_is_not_a_claim_on_that_product(listing):
+    """辅助降血糖 is the pre-2023 name of 有助于维持血糖健康水平: the 降血糖 inside it is part of
+    the allowed wording on a product registered for it, and a disease claim on any other."""
+    text = "调节血糖，辅助降血糖"
+    approved = ["有助于维持血糖健康水平"]
+    registered = nlp.detect(listing(text, category="保健食品", reg="国食健注G20190457"), approved_functions=approved)
+    assert registered.findings == []
+    assert "disease_claim" in types(nlp.detect(listing(text, category="固体饮料")))
+
+
+@pytest.mark.parametrize("text", ["抗‼️癌", "抗⁉癌", "抗‼癌"])
+def test_emoji_exclamation_marks_between_characters_are_separators(listing, text):
+    result = nlp.detect(listing(f"这款茶{text}效果好"))
+    assert found(result) == {("disease_claim", text)}
+
+
 @pytest.mark.parametrize("text,evasion", [
     ("这款茶可以降 - 血 - 糖", "separator"),
     ("長期飲用可降血壓", "traditional"),
