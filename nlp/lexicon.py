@@ -138,12 +138,18 @@ def python_dollar(pattern: str) -> str:
     return "".join(out)
 
 
+def python_pattern(pattern: str) -> str:
+    """An RE2 pattern as Python's re writes it (code point escapes, end of text)."""
+    from nlp.scan import python_syntax
+    return python_dollar(python_syntax(pattern))
+
+
 def python_twin(pattern: str, compiled_re2, examples: list[str] = ()):
     """A Python `re` compile of a validated pattern that means what the RE2 one means, or None."""
     import warnings
+    pattern = python_pattern(pattern)
     if any(tok in pattern for tok in _RE_UNSAFE_SYNTAX) or pattern.count("(?") != pattern.count("(?:"):
         return None             # flags, named groups, POSIX/Unicode classes: the engines differ
-    pattern = python_dollar(pattern)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -161,7 +167,7 @@ def backtrack_work(pattern: str) -> float:
     """Upper bound of the steps one anchored attempt of the pattern takes on Python's `re`
     (inf for constructs whose work has no bound)."""
     try:
-        tree = re._parser.parse(python_dollar(pattern), re.ASCII)
+        tree = re._parser.parse(python_pattern(pattern), re.ASCII)
     except (re.error, RecursionError):
         return math.inf
     if _paths(tree, limit=math.inf) == math.inf:
@@ -174,7 +180,7 @@ def fast_regex(pattern: str, compiled_re2, examples: list[str] = ()):
     twin = python_twin(pattern, compiled_re2, examples)
     if twin is None:
         return compiled_re2
-    tree = re._parser.parse(python_dollar(pattern), re.ASCII)
+    tree = re._parser.parse(python_pattern(pattern), re.ASCII)
     if _paths(tree) > MAX_BACKTRACK_PATHS or _work(tree) > MAX_BACKTRACK_WORK:
         return compiled_re2
     return twin

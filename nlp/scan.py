@@ -22,7 +22,7 @@ INITIALS = "initials"
 MAX_PINYIN_CHARS = 5
 # Steps of Python-regex backtracking a text may spend on heavy patterns before they go to RE2
 # (worst case some tens of milliseconds; an ordinary listing spends a small fraction of it).
-BACKTRACK_BUDGET = 2_000_000
+BACKTRACK_BUDGET = 6_000_000
 
 
 @dataclass(slots=True)

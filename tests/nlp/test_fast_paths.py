@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import re2
+import yaml
 from hypothesis import given, settings, strategies as st
 
 import nlp
@@ -11,8 +12,9 @@ from nlp.lexicon import CONFIG_DIR_DEFAULT, _re2_options, fast_regex, load_bundl
 from nlp.scan import anchored, find_near, first_literals, max_width, python_syntax, required_literals
 
 BUNDLE = load_bundle(CONFIG_DIR_DEFAULT)
+_CONTEXT = yaml.safe_load((CONFIG_DIR_DEFAULT / "claim_context.yaml").read_text(encoding="utf-8"))
 PATTERNS = [e.pattern for e in BUNDLE.entries if e.pattern] + \
-    [rx.pattern for rx in BUNDLE.context.mask + BUNDLE.context.population]
+    _CONTEXT.get("mask_patterns", []) + _CONTEXT.get("population_patterns", [])
 # text made of the pieces the patterns are written with, so matches are frequent
 PIECES = sorted({p for pat in PATTERNS for p in re.findall(r"[\u4e00-\u9fff]{1,3}|[0-9]+", pat)})
 PIECES += [",", "。", "!", "?", "\n", " ", "a", "1"]
@@ -118,7 +120,7 @@ def test_heavy_backtracking_stays_on_re2():
 
 
 def test_engine_specific_syntax_stays_on_re2():
-    for pattern in (r"[\x{4e00}-\x{9fff}]{1,4}堂", r"(?i)abc", r"\pN{2}"):
+    for pattern in (r"(?i)abc", r"\pN{2}"):
         slow = re2.compile(pattern, _re2_options())
         assert fast_regex(pattern, slow) is slow
 
