@@ -86,6 +86,11 @@ def test_a_registered_functions_old_official_name_is_not_a_claim_on_that_product
     assert "disease_claim" in types(nlp.detect(listing(text, category="固体饮料")))
 
 
+def test_a_negation_of_telling_does_not_negate_the_claim_told(listing):
+    assert types(nlp.detect(listing("医生不会告诉你的降糖秘密"))) == {"disease_claim"}
+    assert nlp.detect(listing("本品不会降糖")).findings == []
+
+
 @pytest.mark.parametrize("text", ["抗‼️癌", "抗⁉癌", "抗‼癌"])
 def test_emoji_exclamation_marks_between_characters_are_separators(listing, text):
     result = nlp.detect(listing(f"这款茶{text}效果好"))
