@@ -140,6 +140,8 @@ def _negated(text: str, start: int, ctx, cues: list) -> bool:
         return False
     if text[start - 1] in ctx.negation_chars and not _a_not_a(text, start - 1, start):
         return True
+    if not cues:
+        return False
     lo = start
     while lo > 0 and start - lo < NEGATION_WINDOW + 4 and text[lo - 1] not in ctx.clause_breaks:
         lo -= 1
@@ -150,6 +152,8 @@ def _negated(text: str, start: int, ctx, cues: list) -> bool:
 
 def _warning_after(text: str, end: int, ctx, cues: list) -> bool:
     """A warning cue (患者不宜...) within eight characters after the match, before the clause ends."""
+    if not cues:
+        return False
     stop = min(end + 8, len(text))
     for i in range(end, stop):
         if text[i] in ctx.clause_breaks:
@@ -162,7 +166,26 @@ _SPEAKER = re.compile(r"[ ]*(?:答|回复|回答|主播|客服|商家|掌柜|店
 ANSWER_SPAN = 40                    # how far a speaker's answer is read for its yes or no
 
 
-def _unanswered_question(text: str, start: int, end: int, ctx) -> bool:
+def _clause(text: str, start: int, end: int, cuts: list[int]) -> tuple[int, int]:
+    """[lo, stop): the clause around text[start:end]; ``cuts`` are the clause breaks of the text."""
+    k = bisect.bisect_left(cuts, start)
+    lo = cuts[k - 1] + 1 if k else 0
+    k = bisect.bisect_left(cuts, end, k)
+    return lo, cuts[k] if k < len(cuts) else len(text)
+
+
+def clause_cuts(text: str, ctx) -> list[int]:
+    """Where the clause breaks are (one regex pass in C instead of walking characters in Python)."""
+    rx = _BREAKS.get(ctx.clause_breaks)
+    if rx is None:
+        rx = _BREAKS[ctx.clause_breaks] = re.compile("[" + re.escape(ctx.clause_breaks) + "]")
+    return [m.start() for m in rx.finditer(text)]
+
+
+_BREAKS: dict[str, re.Pattern] = {}
+
+
+def _unanswered_question(text: str, start: int, end: int, ctx, cuts: list[int] | None = None) -> bool:
     """The match sits in a question that asks (能降血压吗?) and the next clause does not answer yes,
     or in any question the next clause answers no (治糖尿病? 不能!). An A-not-A form (能不能...)
     asks too, with or without a question mark. An answer given by a named speaker (答: / 客服: /
@@ -171,12 +194,7 @@ def _unanswered_question(text: str, start: int, end: int, ctx) -> bool:
     if not ctx.answer_no and not ctx.ask_words:
         return False
     n, breaks = len(text), ctx.clause_breaks
-    stop = end
-    while stop < n and text[stop] not in breaks:
-        stop += 1
-    lo = start
-    while lo > 0 and text[lo - 1] not in breaks:
-        lo -= 1
+    lo, stop = _clause(text, start, end, cuts if cuts is not None else clause_cuts(text, ctx))
     asked = stop < n and text[stop] == "?"
     tail = text[end:stop].rstrip()
     # an A-not-A form asks even without a question mark (有人问能不能治病, 不知道会不会降血糖)
@@ -377,6 +395,7 @@ def claim_context(doc: Doc) -> Doc:
     text = fc.norm.text             # == doc.text, without rebuilding it from the tokens
     masks, protected, negation, warning = context_scan(ctx).scan(text, fc.kind)
     words: dict = {}                # jieba cuts, made only for the candidates that get this far
+    cuts = clause_cuts(text, ctx)
     # a match this product's registration allows (辅助降血糖, the old official name of its function)
     # covers the shorter phrases inside it (降血糖): they are part of the allowed wording
     allowed = [(h.start, h.end) for h in fc.hits
@@ -385,15 +404,15 @@ def claim_context(doc: Doc) -> Doc:
     for h in fc.hits:
         if not h.entry.applies_to(fc.kind) or type_for(h.entry, fc.kind, fc.approved) is None:
             continue            # allowed on this product: claim_types would drop it, skip the checks
-        if any(a <= h.start and h.end <= b and b - a > h.end - h.start for a, b in allowed):
+        if allowed and any(a <= h.start and h.end <= b and b - a > h.end - h.start for a, b in allowed):
             continue
-        if any(s < h.end and h.start < e for s, e in masks):
+        if masks and any(s < h.end and h.start < e for s, e in masks):
             continue
-        if any(s < h.end and h.start < e and not (h.start <= s and e <= h.end) for s, e in protected):
+        if protected and any(s < h.end and h.start < e and not (h.start <= s and e <= h.end) for s, e in protected):
             continue
         if h.entry.negatable and (_negated(text, h.start, ctx, negation) or
                                   _warning_after(text, h.end, ctx, warning) or
-                                  _unanswered_question(text, h.start, h.end, ctx)):
+                                  _unanswered_question(text, h.start, h.end, ctx, cuts)):
             continue
         if h.entry.type == "minors_targeting" and _adult_consumer(text, h.start, h.end, ctx):
             continue
