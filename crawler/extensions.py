@@ -70,7 +70,9 @@ class RunStats:
             "resumed": spider.done.resumed,
             # CPU seconds of this process and of its finished workers (analysis, OCR): unlike
             # pages/s they do not depend on what else the machine is running
-            "cpu_s": {**cpu_seconds(), "crawler_since_open": round(cpu_seconds()["crawler"] - self.cpu_at_open, 2)},
+            # (the analysis worker's own figure after its start-up: "analysis_since_open")
+            "cpu_s": {**cpu_seconds(), "crawler_since_open": round(cpu_seconds()["crawler"] - self.cpu_at_open, 2),
+                      "analysis_since_open": s.get("shian/analysis_cpu_s")},
         }
         run_dir = Path(self.crawler.settings["SHIAN_RUN_DIR"])
         (run_dir / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -29,6 +29,7 @@ class CrawlSettings(BaseModel):
     chromium_path: str = "/usr/bin/chromium"
     screenshots: bool = True
     live_window_s: float = 20.0
+    ocr_processes: int = 2           # licence images read in parallel (each process one core, ~0.5 s an image)
     scrapyd_url: str = ""            # empty: run crawls as local processes
     # tip-off captures (crawler.tipoff): hosts, IPs, networks or "non-public" (loopback, private,
     # link-local, ...) refused by resolved address; tipoff_allow lets listed ones through

@@ -167,6 +167,11 @@ class ShianSpider(scrapy.Spider):
     def capture(self, response, item_id: str = "", shop: str = "", complete: bool = True,
                 problem: str = "", extra: list[EvidenceRef] = ()) -> list[EvidenceRef]:
         """Evidence files of this response (plain HTTP or browser page) -> refs."""
+        return self.page_capture(response, extra).finish(shop=shop, item_id=item_id, complete=complete,
+                                                         problem=problem)
+
+    def page_capture(self, response, extra: list[EvidenceRef] = ()) -> Capture:
+        """The evidence of this response, ended but not yet written (Capture.finish writes it)."""
         cap = self.new_capture(response.url)
         rendered = render_result(response)
         if "playwright" in response.flags:
@@ -199,4 +204,4 @@ class ShianSpider(scrapy.Spider):
                              protocol=response.protocol or "HTTP/1.1")
         for ref in extra:
             cap.extra.append(ref)
-        return cap.finish(shop=shop, item_id=item_id, complete=complete, problem=problem)
+        return cap.end()

@@ -21,7 +21,7 @@ from w3lib.url import add_or_replace_parameter
 
 from crawler.browser import render_result
 from crawler.items import TakenDown
-from crawler.pipelines import exit_with_parent
+from crawler.pipelines import Captured, exit_with_parent
 from crawler.spiders.base import ShianSpider
 from shian.models import Listing, Shop, listing_id, utcnow
 from shian.settings import get_settings
@@ -52,15 +52,17 @@ def read_licence_image(data: bytes, cache_dir: Path) -> str:
 
 
 class LicenceReader:
-    """OCR of licence images in a process of its own, started on the first cache miss.
+    """OCR of licence images in processes of their own (crawl.ocr_processes), started on the
+    first cache miss; the reactor never waits on them.
 
     OCR is mostly small numpy/Python steps: in a thread of the busy crawler process it
     fought the reactor for the GIL and took ~4 s an image instead of ~0.5 s. One image
     is read once even when several shops (or retries) ask for it at the same time.
     """
 
-    def __init__(self, cache_dir: Path):
+    def __init__(self, cache_dir: Path, processes: int = 1):
         self.cache_dir = cache_dir
+        self.processes = max(1, processes)
         self.pool: ProcessPoolExecutor | None = None
         self.reading: dict[str, asyncio.Future] = {}
 
@@ -71,7 +73,7 @@ class LicenceReader:
             return cached.read_text(encoding="utf-8")
         if digest not in self.reading:
             if self.pool is None:
-                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                self.pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
                                                 initializer=exit_with_parent, initargs=(os.getpid(),))
             self.reading[digest] = asyncio.wrap_future(self.pool.submit(read_licence_image, data, self.cache_dir))
         try:
@@ -81,7 +83,8 @@ class LicenceReader:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            # wait for the image being read (under a second): its CPU then shows in the run's stats
+            self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
 
@@ -100,7 +103,7 @@ class ListingSpider(ShianSpider):
         super().__init__(*args, **kwargs)
         self.licences: dict[str, tuple[str, str, list]] = {}   # image URL -> (sha256, ocr text, refs)
         self.waiting: dict[str, list[dict]] = {}                 # image URL -> listings waiting for it
-        self.ocr = LicenceReader(get_settings().data_dir / "ocr-cache")
+        self.ocr = LicenceReader(get_settings().data_dir / "ocr-cache", get_settings().crawl.ocr_processes)
 
     def closed(self, reason):
         self.ocr.close()
@@ -193,16 +196,17 @@ class ListingSpider(ShianSpider):
                     url=response.urljoin(self.value(response, shop_cfg.url, api, "")) if shop_cfg.url else "",
                     region=self.platform.region)
         problem = self.incomplete_reason(response, fields, text)
-        refs = self.capture(response, item_id=key, shop=shop.name, complete=not problem, problem=problem)
+        # the evidence files are written by the analysis worker, just before it stores the listing
+        page = (self.page_capture(response), not problem, problem)
         data = {"platform": self.platform.name, "item_id": key, "url": response.url, "shop": shop,
                 "title": fields.get("title", ""), "text": fields.get("text", ""),
                 "price": parse_price(fields.get("price", "")), "category": fields.get("category", ""),
                 "health_food_reg": fields.get("health_food_reg", ""), "images": images,
-                "evidence": refs, "capture_complete": not problem, "capture_problem": problem,
-                "ocr": {}}
+                "evidence": [], "capture_complete": not problem, "capture_problem": problem,
+                "ocr": {}, "page": page}
         image = self.value(response, shop_cfg.licence_image, api, "")
         if not image:
-            yield Listing(**data)
+            yield self.captured(data)
             return
         image_url = response.urljoin(image)
         if image_url in self.licences:
@@ -235,14 +239,21 @@ class ListingSpider(ShianSpider):
         for data in self.waiting.pop(url, []):
             data["capture_complete"] = False
             data["capture_problem"] = f"许可证图片未能下载 (licence image not captured): {failure.value!r}"[:300]
-            yield Listing(**data)
+            yield self.captured(data)
 
-    def with_licence(self, data: dict, sha256: str, text: str, refs: list) -> Listing:
+    def with_licence(self, data: dict, sha256: str, text: str, refs: list) -> Captured:
         data = dict(data)
         data["shop"] = data["shop"].model_copy(update={"licence_images": [sha256]})
         data["ocr"] = {sha256: text} if text else {}
         data["evidence"] = [*data["evidence"], *refs]
-        return Listing(**data)
+        return self.captured(data)
+
+    @staticmethod
+    def captured(data: dict) -> Captured:
+        """The listing of `data`, with its page capture (written by the item pipeline's worker)."""
+        data = dict(data)
+        capture, complete, problem = data.pop("page")
+        return Captured(Listing(**data), capture, complete, problem)
 
     def item_failed(self, failure):
         self.crawler.stats.inc_value("shian/item_failed")

@@ -102,6 +102,13 @@ class Capture:
         self.html: str | None = None
         self.screenshot: bytes | None = None
         self.extra: list[EvidenceRef] = []
+        self.ended_at: datetime | None = None
+
+    def end(self) -> "Capture":
+        """Mark the capture as ended now. finish() may then run later, elsewhere (the crawler
+        leaves the file writing to its analysis worker) and still records the real end time."""
+        self.ended_at = self.ended_at or utcnow()
+        return self
 
     def step(self, action: str, detail: str = "", at: datetime | None = None) -> None:
         self.steps.append({"at": (at or utcnow()).isoformat(), "action": action, "detail": detail})
@@ -136,7 +143,7 @@ class Capture:
     def finish(self, shop: str = "", item_id: str = "", complete: bool = True,
                problem: str = "") -> list[EvidenceRef]:
         """Write every file and return their references (capture record last)."""
-        ended_at = utcnow()
+        ended_at = self.end().ended_at
         put = self.files.put
         refs: list[EvidenceRef] = []
         stem = _stem(self.platform, item_id or self.url)

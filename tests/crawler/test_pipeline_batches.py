@@ -56,3 +56,39 @@ def test_the_journal_records_a_batch_in_one_go_and_survives_a_torn_line(tmp_path
     again.add("4")
     again.close()
     assert path.read_text(encoding="utf-8") == "1\n2\n3\n4\n"
+
+
+def captured(n: int, files, extra=()) -> pipelines.Captured:
+    """A listing with its page capture not yet written, as the spider hands it to the item pipeline."""
+    from shian.evidence.capture import Capture
+    url = f"http://127.0.0.1/item/{n}"
+    cap = Capture(files, url=url, platform="shop", user_agent="ShianBot")
+    cap.step("navigate", f"GET {url}")
+    cap.add_exchange("GET", url, {"User-Agent": "ShianBot"}, 200, [("Content-Type", "text/html; charset=utf-8")],
+                     f"<html><body><h1>苦瓜茶 {n}</h1></body></html>".encode(), ip="127.0.0.1")
+    return pipelines.Captured(listing(n).model_copy(update={"evidence": list(extra)}), cap.end())
+
+
+def test_page_evidence_is_written_by_the_worker_before_the_listing_is_stored(worker, store, settings, tmp_path):
+    import json
+    import pickle
+
+    from shian.evidence.files import EvidenceFiles
+    files = EvidenceFiles(settings.evidence_dir)
+    licence = files.put(b"licence image bytes", "image", "image/png")
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the evidence directory should be")
+    ops = [captured(10, files, [licence]), captured(11, EvidenceFiles(blocked / "evidence")), captured(12, files)]
+    ended = ops[0].capture.ended_at
+    ops = pickle.loads(pickle.dumps(ops))             # as they travel to the analysis worker process
+    results = pipelines._run_batch(ops)
+    assert [ok for ok, _ in results] == [True, False, True]
+    assert "NotADirectoryError" in results[1][1] or "FileExistsError" in results[1][1]
+    assert store.count() == 2                          # no evidence on disk: not stored, fetched again next time
+    stored = store.get(listing(10).id).listing
+    kinds = [r.kind for r in stored.evidence]
+    assert kinds == ["body", "headers", "steps", "warc", "capture", "image"]   # page files, then the licence
+    assert all(files.verify(r.sha256) for r in stored.evidence)
+    record = json.loads(files.read(stored.evidence[4].sha256))
+    assert record["ended_at"]["utc"] == ended.isoformat()    # when the page was captured, not when written
+    assert record["item_id"] == "10" and record["complete"] is True
