@@ -6,8 +6,9 @@ reference from an item proves which bytes were captured.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
-import tempfile
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from shian.models import EvidenceRef, utcnow
 class EvidenceFiles:
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._root = str(self.root)
+        self._dirs: set[str] = set()            # shard folders known to exist
+        self._tmp = itertools.count()
 
     def path(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -25,12 +29,21 @@ class EvidenceFiles:
 
     def put(self, data: bytes, kind: str, media_type: str = "application/octet-stream",
             name: str = "", captured_at: datetime | None = None) -> EvidenceRef:
+        # called for every file of every page: plain strings, no re-check of a digest made here
         digest = hashlib.sha256(data).hexdigest()
-        target = self.path(digest)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+        folder = os.path.join(self._root, digest[:2])
+        target = os.path.join(folder, digest)
+        if not os.path.exists(target):
+            if folder not in self._dirs:
+                os.makedirs(folder, exist_ok=True)
+                self._dirs.add(folder)
             # write-then-rename so a crash never leaves a half file under a valid name
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            tmp = os.path.join(folder, f".tmp-{os.getpid()}-{threading.get_ident()}-{next(self._tmp)}")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileNotFoundError:           # the folder went away since we made it
+                os.makedirs(folder, exist_ok=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, target)
