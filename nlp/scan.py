@@ -80,7 +80,11 @@ class Scanner:
             else:
                 run = anchored(e.regex, e.pattern, getattr(e, "twin", None), getattr(e, "work", 0))
                 for lit in lits:
-                    triggers.setdefault(lit, []).append((e, run, needed is not None))
+                    # where a longer literal (治疗) matches, a shorter one of the same pattern (治)
+                    # matches at the same start too: only the shortest triggers, so each start is
+                    # tried once
+                    if not any(lit[:k] in lits for k in range(1, len(lit))):
+                        triggers.setdefault(lit, []).append((e.id, e, run, needed is not None))
         # one automaton for all: each word carries its phrase targets, its triggered patterns and
         # the ids of the patterns it lets run
         words = sorted(set(surfaces) | set(triggers) | set(requires))
@@ -117,16 +121,11 @@ class Scanner:
                     if how and not _latin_bounded(norm, start, stop):
                         continue
                     hits.append(Hit(start, stop, entry, phrase, how))
-            seen = set()
             budget = [BACKTRACK_BUDGET]
             for start, entries in tries:
-                for entry, run, gated in entries:
-                    if gated and entry.id not in spots:
+                for eid, entry, run, gated in entries:
+                    if (gated and eid not in spots) or (only is not None and eid not in only):
                         continue
-                    key = (entry.id, start)
-                    if key in seen or (only is not None and entry.id not in only):
-                        continue
-                    seen.add(key)
                     end = run(text, start, budget)
                     if end:
                         pattern_hits.append(Hit(start, end, entry, text[start:end]))
