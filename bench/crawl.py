@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ from urllib.request import urlopen
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PARTS = ("capacity", "shop", "spa", "rss")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def start_sites(listings: int, seed: int) -> tuple[subprocess.Popen, dict[str, str]]:
@@ -81,9 +83,12 @@ def cpu_ms(stats: dict) -> str:
     (one page per that many ms is what one core of the crawl process can do at best)."""
     cpu, pages = stats.get("cpu_s") or {}, max(stats["pages"], 1)
     own = cpu.get("crawler_since_open", 0)
-    return (f"CPU {1000 * own / pages:.1f} ms/page in the crawl process after start-up "
-            f"(one-core ceiling {pages / max(own, 1e-9):.0f} pages/s), "
-            f"{1000 * cpu.get('workers', 0) / pages:.1f} ms/page in its workers (start-up included)")
+    out = (f"CPU {1000 * own / pages:.1f} ms/page in the crawl process after start-up "
+           f"(one-core ceiling {pages / max(own, 1e-9):.0f} pages/s), "
+           f"{1000 * cpu.get('workers', 0) / pages:.1f} ms/page in its workers (analysis, OCR; start-up included)")
+    if cpu.get("analysis_since_open") is not None:      # the analysis worker alone, after its start-up
+        out += f", of which analysis worker after start-up {1000 * cpu['analysis_since_open'] / pages:.1f} ms/page"
+    return out
 
 
 def bare_scrapy(base: str, max_items: int, run_dir: Path, **overrides) -> dict:
@@ -162,22 +167,27 @@ def spa_item_urls(base: str, n: int) -> list[str]:
     return urls[:n]
 
 
-def playwright_ceiling(base: str, n: int, pages: int) -> dict:
+def playwright_ceiling(base: str, n: int, pages: int, shot: str = "screenshot") -> dict:
     """The ceiling for browser pages: plain Playwright on spa item pages, `pages` at once in one
-    context, each page reused, the same wait and the same full-page PNG, then the DOM read; no Scrapy,
-    no evidence files, no analysis, no store."""
+    context, each page reused, the same wait and a full-page PNG, then the DOM read; no Scrapy,
+    no evidence files, no analysis, no store. shot: "screenshot" = page.screenshot(full_page=True),
+    "cdp" = Chromium's Page.captureScreenshot with optimizeForSpeed (what the crawler uses, and the
+    fastest lossless full-page PNG a plain script can get). CPU counts this process and its
+    children (driver, Chromium)."""
     import asyncio
 
     from playwright.async_api import async_playwright
 
+    from crawler.browser import configure_blocking, full_page_png
     from crawler.platforms import load_platform
     from crawler.settings import CHROMIUM_ARGS
     from shian.settings import get_settings
 
     wait_for = load_platform("spa", base).browser.wait_for
     urls = spa_item_urls(base, n)
+    configure_blocking((), ())          # a plain script: nothing blocked (spa pages load no fonts/media)
 
-    async def run() -> float:
+    async def run() -> tuple[float, float]:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=get_settings().crawl.chromium_path, args=CHROMIUM_ARGS)
             context = await browser.new_context()
@@ -188,17 +198,55 @@ def playwright_ceiling(base: str, n: int, pages: int) -> dict:
                 while todo:
                     await page.goto(todo.pop(), wait_until="domcontentloaded")
                     await page.wait_for_selector(wait_for, state="attached")
-                    await page.screenshot(full_page=True)
+                    if shot == "cdp":
+                        await full_page_png(page)
+                    else:
+                        await page.screenshot(full_page=True)
                     await page.content()
                 await page.close()
+            cpu = TreeCPU(os.getpid())
             started = time.monotonic()
             await asyncio.gather(*(worker() for _ in range(pages)))
             took = time.monotonic() - started
+            used = cpu.seconds()
             await browser.close()
-            return took
-    took = asyncio.run(run())
-    return {"pages": len(urls), "pages_at_once": pages, "duration_s": round(took, 2),
-            "pages_s": round(len(urls) / took, 2)}
+            return took, used
+    took, used = asyncio.run(run())
+    return {"pages": len(urls), "pages_at_once": pages, "screenshot": shot, "duration_s": round(took, 2),
+            "pages_s": round(len(urls) / took, 2), "cpu_ms_per_page": round(1000 * used / len(urls), 1)}
+
+
+class TreeCPU:
+    """CPU seconds used by a process and its descendants since this object was made (each process's
+    last reading counts, so processes that end before the last sample() are counted too)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.start = {p: cpu_s(p) for p in tree(pid)}
+        self.last = dict(self.start)
+
+    def sample(self) -> None:
+        for p in tree(self.pid):
+            used = cpu_s(p)
+            if used:
+                self.last[p] = used
+
+    def seconds(self) -> float:
+        self.sample()
+        return sum(v - self.start.get(p, 0.0) for p, v in self.last.items())
+
+
+def cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def load() -> str:
+    """The 1-minute load average, printed beside rates taken on a shared machine."""
+    return f"; load {os.getloadavg()[0]:.1f}"
 
 
 def rss_kb(pid: int) -> int:
@@ -242,7 +290,9 @@ def watch_crawl(crawl, checkpoints: list[int] = (), on_mark=None) -> dict:
     samples = []                                  # (time, items stored) at each change
     done = 0
     tick = threading.Event()
+    cpu = TreeCPU(crawl.popen.pid)
     while crawl.popen.poll() is None:
+        cpu.sample()
         now = time.monotonic()
         n = journal.read_text().count("\n") if journal.exists() else 0
         if n > done:
@@ -265,7 +315,7 @@ def watch_crawl(crawl, checkpoints: list[int] = (), on_mark=None) -> dict:
         b = next(x for x in samples if x[1] >= 0.9 * done)
         if b[0] > a[0]:
             steady = (b[1] - a[1]) / (b[0] - a[0])
-    return {"marks": marks, "steady_items_s": steady, "stats": crawl.wait()}
+    return {"marks": marks, "steady_items_s": steady, "tree_cpu_s": cpu.seconds(), "stats": crawl.wait()}
 
 
 def main() -> None:
@@ -329,11 +379,15 @@ def main() -> None:
         if "spa" in parts:
             from shian.settings import get_settings
             at_once = get_settings().crawl.browser_pages
-            c = playwright_ceiling(urls["spa"], args.spa_pages, at_once)
-            ceiling = c["pages_s"]
-            out["playwright_ceiling_spa"] = c
-            say(f"ceiling: plain Playwright on {c['pages']} spa item pages, {at_once} at once, full-page PNG, "
-                f"no Scrapy/evidence/pipeline: {ceiling:.2f} pages/s")
+            ceilings = {}
+            for shot, how in (("screenshot", "page.screenshot(full_page=True)"),
+                              ("cdp", "CDP captureScreenshot, optimizeForSpeed")):
+                c = ceilings[shot] = playwright_ceiling(urls["spa"], args.spa_pages, at_once, shot)
+                out[f"playwright_ceiling_spa_{shot}"] = c
+                say(f"ceiling: plain Playwright on {c['pages']} spa item pages, {at_once} at once, full-page PNG by "
+                    f"{how}, no Scrapy/evidence/pipeline: {c['pages_s']:.2f} pages/s; "
+                    f"CPU {c['cpu_ms_per_page']:.0f} ms/page (Python + driver + Chromium){load()}")
+            ceiling = max(c["pages_s"] for c in ceilings.values())      # the crawler against the faster one
             # a first crawl (licence images OCR'd once) and a re-crawl (OCR cache warm, listings
             # unchanged): the browser work is the same in both, every item page rendered and photographed
             for label, key in (("first crawl", "crawler_spa"), ("re-crawl", "crawler_spa_recrawl")):
@@ -342,13 +396,15 @@ def main() -> None:
                 s = w["stats"]
                 rate = s["items"] / s["duration_s"]      # one browser page (+ screenshot) per item
                 steady = w["steady_items_s"] or 0.0
+                cpu_page = 1000 * w["tree_cpu_s"] / max(s["items"], 1)
                 out[key] = {"items": s["items"], "pages": s["pages"], "browser_pages": s.get("browser_pages"),
                             "duration_s": s["duration_s"], "item_pages_s": round(rate, 2),
-                            "steady_item_pages_s": round(steady, 2),
+                            "steady_item_pages_s": round(steady, 2), "tree_cpu_ms_per_item": round(cpu_page, 1),
                             "share_of_playwright_ceiling": round(steady / ceiling, 3)}
                 say(f"crawler on spa, {label} (Chromium item pages, full-page screenshots, full pipeline): "
                     f"{s['items']} item pages in {s['duration_s']:.1f}s = {rate:.2f}/s whole run; steady "
-                    f"{steady:.2f}/s (target >= 4; {100 * steady / ceiling:.0f}% of plain Playwright)")
+                    f"{steady:.2f}/s (target >= 4; {100 * steady / ceiling:.0f}% of the faster plain Playwright); "
+                    f"CPU {cpu_page:.0f} ms/item page (crawler + workers + driver + Chromium){load()}")
 
         if "rss" in parts:
             say(f"browser crawl for RSS, up to {checkpoints[-1]} items ...")

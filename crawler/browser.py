@@ -5,10 +5,16 @@ pickles requests): the page is rendered, scrolled and photographed inside the
 download by one PageMethod; crawler.middlewares.BrowserContextsMiddleware
 lends an open page to a request and takes it back (reuse, or close on error and
 when its context is done) before any other middleware sees the response.
+
+Each page has one CDP session (Chromium's own protocol, detached with the page): it
+blocks what evidence does not need inside Chromium and takes the full-page PNG.
 """
 from __future__ import annotations
 
+import asyncio
+import base64
 import logging
+import math
 from contextlib import suppress
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
@@ -23,6 +29,9 @@ BLOCK_RESOURCES: set[str] = {"font", "media"}
 BLOCK_HOSTS: tuple[str, ...] = ()
 # what a replay of the page needs (the WARC); images are in the screenshot
 RECORDED_TYPES = ("document", "script", "stylesheet", "xhr", "fetch")
+# Playwright's resource type names -> the CDP names (the rest only differ in the first letter)
+CDP_TYPES = {"xhr": "XHR", "texttrack": "TextTrack", "eventsource": "EventSource", "websocket": "WebSocket",
+             "cspviolationreport": "CSPViolationReport", "signedexchange": "SignedExchange", "fedcm": "FedCM"}
 
 SCROLL_JS = """
 async ({end, maxScrolls, stepMs, idleMs, nudges}) => {
@@ -50,16 +59,70 @@ async ({end, maxScrolls, stepMs, idleMs, nudges}) => {
 
 def configure_blocking(resources, hosts) -> None:
     global BLOCK_RESOURCES, BLOCK_HOSTS
-    BLOCK_RESOURCES = set(resources or ())
+    BLOCK_RESOURCES = {r.lower() for r in resources or ()}
     BLOCK_HOSTS = tuple(h.lower().lstrip(".") for h in hosts or ())
 
 
-def should_abort(request) -> bool:
-    """PLAYWRIGHT_ABORT_REQUEST: sub-resources evidence does not need (fonts, media, trackers)."""
-    if request.resource_type in BLOCK_RESOURCES:
+def blocked(url: str, resource_type: str) -> bool:
+    """Sub-resources evidence does not need: fonts, media, trackers (suffix match on the host)."""
+    if resource_type.lower() in BLOCK_RESOURCES:
         return True
-    host = (urlsplit(request.url).hostname or "").lower()
+    host = (urlsplit(url).hostname or "").lower()
     return any(host == h or host.endswith("." + h) for h in BLOCK_HOSTS)
+
+
+def fetch_patterns() -> list[dict]:
+    """CDP Fetch patterns that pause only the requests blocked() may refuse (a superset: the
+    host patterns match anywhere in the URL, blocked() decides)."""
+    patterns = [{"urlPattern": "*", "resourceType": CDP_TYPES.get(t, t.capitalize())}
+                for t in sorted(BLOCK_RESOURCES)]
+    patterns += [{"urlPattern": f"*{h}*"} for h in BLOCK_HOSTS]
+    return patterns
+
+
+_SESSIONS: WeakKeyDictionary = WeakKeyDictionary()      # page -> its CDP session
+_ANSWERS: set = set()                                    # answers to paused requests in flight (held)
+
+
+async def cdp_session(page):
+    """The page's CDP session, created on first use with the blocking in place."""
+    session = _SESSIONS.get(page)
+    if session is None:
+        session = await page.context.new_cdp_session(page)
+        _SESSIONS[page] = session
+        patterns = fetch_patterns()
+        if patterns:
+            def paused(event: dict) -> None:
+                task = asyncio.ensure_future(_answer(session, event))
+                _ANSWERS.add(task)
+                task.add_done_callback(_ANSWERS.discard)
+            session.on("Fetch.requestPaused", paused)
+            await session.send("Fetch.enable", {"patterns": patterns})
+    return session
+
+
+async def _answer(session, event: dict) -> None:
+    with suppress(Exception):           # the page may be gone already
+        if blocked(event["request"]["url"], event.get("resourceType", "")):
+            await session.send("Fetch.failRequest", {"requestId": event["requestId"],
+                                                     "errorReason": "BlockedByClient"})
+        else:
+            await session.send("Fetch.continueRequest", {"requestId": event["requestId"]})
+
+
+async def full_page_png(page, timeout_ms: int = 30000) -> bytes:
+    """A lossless full-page PNG from Chromium. optimizeForSpeed picks a faster zlib level: the same
+    pixels in a larger file, for a fraction of the encoding CPU of page.screenshot()."""
+    session = await cdp_session(page)
+
+    async def shoot() -> bytes:
+        size = (await session.send("Page.getLayoutMetrics"))["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": math.ceil(size["width"]), "height": math.ceil(size["height"]),
+                "scale": 1}
+        shot = await session.send("Page.captureScreenshot", {
+            "format": "png", "optimizeForSpeed": True, "captureBeyondViewport": True, "clip": clip})
+        return base64.b64decode(shot["data"])
+    return await asyncio.wait_for(shoot(), timeout_ms / 1000)
 
 
 _LISTENERS: WeakKeyDictionary = WeakKeyDictionary()    # page -> its response recorder
@@ -72,6 +135,12 @@ def _step(steps: list, action: str, detail: str = "") -> None:
 
 async def init_page(page, request) -> None:
     """playwright_page_init_callback: record the exchanges of this page (document, XHR, fetch)."""
+    # scrapy-playwright routes every request of the page through Python to put Scrapy's headers
+    # on it: driver round trips per sub-request, and Chromium intercepting all of them. The
+    # context carries our User-Agent (BrowserContextsMiddleware) and the CDP session blocks what
+    # we do not want, so the route goes before the navigation starts.
+    await page.unroute("**")
+    await cdp_session(page)
     exchanges: list[dict] = []
     request.meta["shian_exchanges"] = exchanges
     previous = _LISTENERS.pop(page, None)       # a reused page: stop recording into the last capture
@@ -113,8 +182,7 @@ async def render(page, wait_for: str = "", scroll_until: str = "", max_scrolls: 
         _step(steps, "scroll", f"{result['scrolls']} scrolls, end reached: {result['end']}")
         out["scroll_end"] = result["end"]
     if screenshot:
-        # lossless PNG; caret="initial" spares a style injection per frame (no text inputs here)
-        out["screenshot"] = await page.screenshot(full_page=True, caret="initial", timeout=timeout_ms)
+        out["screenshot"] = await full_page_png(page, timeout_ms)
         _step(steps, "screenshot", "full page")
     with suppress(Exception):
         version = out["browser_version"] = page.context.browser.version

@@ -85,6 +85,9 @@ class BrowserContextsMiddleware:
         self.issued = 0
         self.finished: Counter[str] = Counter()
         self.idle: dict[str, list] = {}          # context name -> its open pages waiting for a request
+        # the browser sends our identifying User-Agent itself (scrapy-playwright's per-request
+        # header rewrite is switched off in crawler.browser.init_page)
+        self.context_kwargs = {"user_agent": crawler.settings.get("USER_AGENT")}
         # scrapy-playwright puts a request and a response logger on every page when its logger lets
         # DEBUG through, and Scrapy's LOG_LEVEL filters at the handler, not the logger: each logged
         # response costs a driver round trip (~10 % of the crawler's CPU on spa). Match LOG_LEVEL.
@@ -108,6 +111,7 @@ class BrowserContextsMiddleware:
         name = self.current()
         self.issued += 1
         request.meta["playwright_context"] = name
+        request.meta["playwright_context_kwargs"] = self.context_kwargs
         request.meta["playwright_include_page"] = True
         idle = self.idle.get(name) or []
         while idle:

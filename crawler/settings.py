@@ -81,7 +81,7 @@ def build_settings(platform: Platform, run_dir: Path, max_items: int | None = No
             "PLAYWRIGHT_MAX_CONTEXTS": 2,
             "SHIAN_CONTEXT_MAX_PAGES": cs.context_max_pages,
             "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": cs.timeout_s * 1000,
-            "PLAYWRIGHT_ABORT_REQUEST": "crawler.browser.should_abort",
+            # blocking happens in Chromium (crawler.browser.cdp_session), not per request in Python
             "SHIAN_BLOCK_RESOURCES": platform.browser.block_resources,
             "SHIAN_BLOCK_HOSTS": platform.browser.block_hosts,
         })

@@ -1,8 +1,12 @@
 """The demo `spa` platform: lists read from its JSON API, item pages rendered in real Chromium."""
 from __future__ import annotations
 
+import io
+import json
+
 import pytest
 import yaml
+from PIL import Image
 
 from crawler import run_crawl
 from shian.models import listing_id
@@ -40,6 +44,12 @@ def test_spa_crawled_through_chromium_with_screenshots(settings, dataset, site_f
     assert {"body", "html", "screenshot", "headers", "steps", "warc", "capture"} <= set(kinds)
     png = evidence_ok(settings, kinds["screenshot"][0])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    heights = []
+    for item in items.values():
+        shot = Image.open(io.BytesIO(evidence_ok(settings, by_kind(item.listing)["screenshot"][0])))
+        shot.load()                                                      # whole, decodable PNGs
+        heights.append(shot.height)
+    assert min(heights) >= 720 and max(heights) > 720                   # full pages, not the 720 px viewport
     html = evidence_ok(settings, kinds["html"][0]).decode()
     raw = evidence_ok(settings, kinds["body"][0]).decode()
     assert 'class="product"' in html and 'class="product"' not in raw     # rendered vs. the raw shell
@@ -47,10 +57,14 @@ def test_spa_crawled_through_chromium_with_screenshots(settings, dataset, site_f
     types = {r[0] for r in records}
     assert {"warcinfo", "request", "response", "resource", "conversion"} <= types
     assert any(r[0] == "response" and f"/api/items/{some.item_id}" in r[1] for r in records)
-    steps = [s["action"] for s in __import__("json").loads(evidence_ok(settings, kinds["steps"][0]))]
+    steps = [s["action"] for s in json.loads(evidence_ok(settings, kinds["steps"][0]))]
     assert steps[0] == "navigate" and "screenshot" in steps
     record = capture_record(settings, some)
     assert record["browser_version"] and record["complete"] is True
+    # the browser itself identifies the crawler, to the site and to the page's scripts
+    assert record["user_agent"] == settings.crawl.user_agent
+    sent = json.loads(evidence_ok(settings, kinds["headers"][0]))["exchanges"]
+    assert sent and all(e["request"]["headers"].get("user-agent") == settings.crawl.user_agent for e in sent)
 
 
 def test_browser_list_pages_scrolled_to_the_end(settings, dataset, site_factory, store, config_copy):
