@@ -134,8 +134,8 @@ def _a_not_a(text: str, a: int, b: int) -> bool:
 def _negated(text: str, start: int, ctx, cues: list) -> bool:
     """A negation right before the match: a negating character touching it, or a cue ending at most
     NEGATION_WINDOW characters before it inside the same clause. The 不 of an A-not-A question is
-    none (能不能降血糖?): the question rule decides. A cue whose verb is one of saying or knowing
-    (医生不会告诉你的降糖秘密) negates that verb, not the match."""
+    none (能不能降血糖?): the question rule decides. A cue followed by a verb of telling
+    (``negation_blockers``: 医生不会告诉你的降糖秘密) negates that verb, not the match."""
     if start == 0:
         return False
     if text[start - 1] in ctx.negation_chars and not _a_not_a(text, start - 1, start):
@@ -174,15 +174,15 @@ def _clause(text: str, start: int, end: int, cuts: list[int]) -> tuple[int, int]
     return lo, cuts[k] if k < len(cuts) else len(text)
 
 
+_BREAKS: dict[str, re.Pattern] = {}        # clause-break characters -> their character class
+
+
 def clause_cuts(text: str, ctx) -> list[int]:
     """Where the clause breaks are (one regex pass in C instead of walking characters in Python)."""
     rx = _BREAKS.get(ctx.clause_breaks)
     if rx is None:
         rx = _BREAKS[ctx.clause_breaks] = re.compile("[" + re.escape(ctx.clause_breaks) + "]")
     return [m.start() for m in rx.finditer(text)]
-
-
-_BREAKS: dict[str, re.Pattern] = {}
 
 
 def _unanswered_question(text: str, start: int, end: int, ctx, cuts: list[int] | None = None) -> bool:
@@ -396,14 +396,16 @@ def claim_context(doc: Doc) -> Doc:
     masks, protected, negation, warning = context_scan(ctx).scan(text, fc.kind)
     words: dict = {}                # jieba cuts, made only for the candidates that get this far
     cuts = clause_cuts(text, ctx)
+    # the type of each match on this product: "" when its entry does not apply, None when allowed
+    typed = [(h, type_for(h.entry, fc.kind, fc.approved) if h.entry.applies_to(fc.kind) else "")
+             for h in fc.hits]
     # a match this product's registration allows (辅助降血糖, the old official name of its function)
     # covers the shorter phrases inside it (降血糖): they are part of the allowed wording
-    allowed = [(h.start, h.end) for h in fc.hits
-               if h.entry.applies_to(fc.kind) and type_for(h.entry, fc.kind, fc.approved) is None]
+    allowed = [(h.start, h.end) for h, t in typed if t is None]
     keep = []
-    for h in fc.hits:
-        if not h.entry.applies_to(fc.kind) or type_for(h.entry, fc.kind, fc.approved) is None:
-            continue            # allowed on this product: claim_types would drop it, skip the checks
+    for h, t in typed:
+        if not t:
+            continue            # not a claim on this product: claim_types would drop it, skip the checks
         if allowed and any(a <= h.start and h.end <= b and b - a > h.end - h.start for a, b in allowed):
             continue
         if masks and any(s < h.end and h.start < e for s, e in masks):
