@@ -249,26 +249,25 @@ def load() -> str:
     return f"; load {os.getloadavg()[0]:.1f}"
 
 
-def rss_kb(pid: int) -> int:
+def _proc_kb(path: str, key: str) -> int:
+    """A kB figure from a /proc status-style file (0 when the process is gone)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def rss_kb(pid: int) -> int:
+    return _proc_kb(f"/proc/{pid}/status", "VmRSS:")
 
 
 def pss_kb(pid: int) -> int:
     """Proportional set size: shared pages split among the processes sharing them, so a sum over
     Chromium's processes does not count its shared memory once per process as summed RSS does."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def tree(pid: int) -> list[int]:

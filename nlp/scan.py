@@ -78,7 +78,7 @@ class Scanner:
             if lits is None:
                 self.anywhere.append((e, needed is not None, max_width(e.pattern)))
             else:
-                run = anchored(e.regex, e.pattern, getattr(e, "twin", None), getattr(e, "work", 0))
+                run = anchored(e.regex, e.pattern, e.twin, e.work)
                 for lit in lits:
                     # where a longer literal (治疗) matches, a shorter one of the same pattern (治)
                     # matches at the same start too: only the shortest triggers, so each start is

@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 
 from crawler.tipoff import GuardProxy, HostGuard, capture_url
 from shian.evidence.files import EvidenceFiles
+from tests.ui.server import running
 
 pytestmark = pytest.mark.browser
 
@@ -141,14 +142,8 @@ def seller_site(pages: dict[str, tuple[str, str]]):
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.server_address[1]}", hits, reports
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with running(server) as port:
+        yield f"http://localhost:{port}", hits, reports
 
 
 def steps_of(result, settings) -> list[dict]:

@@ -8,16 +8,22 @@ from werkzeug.serving import make_server
 
 
 @contextmanager
-def serving(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def running(server):
+    """Serve `server` (any socketserver/werkzeug server bound to 127.0.0.1) in a thread; yields its port."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@contextmanager
+def serving(app):
+    with running(make_server("127.0.0.1", 0, app, threaded=True)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @contextmanager
@@ -42,15 +48,8 @@ def serving_pages(pages: dict[str, tuple[int, dict, bytes]], default=(404, {}, b
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with running(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        yield f"http://127.0.0.1:{port}", hits
 
 
 def serving_page(body: bytes):
