@@ -14,15 +14,16 @@ test: setup
 
 setup: system $(STAMP)
 
-# System packages (Chromium, CJK fonts, PDF tools): installed only when missing.
+# System packages (Chromium, CJK fonts, PDF tools, a C compiler): installed only when missing.
 system:
-	bash scripts/ensure-system.sh
+	PYTHON=$(PYTHON) bash scripts/ensure-system.sh
 
-$(STAMP): pyproject.toml
+# setup.py compiles nlp/*.pyx (Cython) into the source tree; an edited kernel is rebuilt here
+$(STAMP): pyproject.toml setup.py $(wildcard nlp/*.pyx)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) var .search-node
+	rm -rf $(VENV) var .search-node build nlp/*.c nlp/*.so

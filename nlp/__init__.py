@@ -91,8 +91,8 @@ def detect(listing: Listing, approved_functions: list[str] | None = None) -> Det
             start, end = norm.span(c.start, c.end)
             evasion = sorted(norm.evasions(c.start, c.end) | c.how)
             e = c.entry
-            # model_construct: every value comes from the validated lists and the text itself
-            findings.append(Finding.model_construct(
+            # validated construction: pydantic-core checks these fields faster than model_construct skips them
+            findings.append(Finding(
                 type=c.type, rule_id=e.id, list_version=e.version, field=name, start=start, end=end,
                 text=text[start:end], normalized=norm.text[c.start:c.end], severity=e.severity,
                 legal_basis=e.legal_basis, evasion=evasion,

@@ -10,18 +10,22 @@ Every character of the normalised text remembers the original range it came
 from, so a match can be cut out of the raw text for evidence. Every change also
 records how the text was disguised; that is a signal in itself.
 
-Speed: the text itself is built in a few C-level passes (one str.translate for
-NFKC + lower-case + emoji, OpenCC only when the text holds a character it converts, one
-regex pass for separators, one Aho-Corasick pass for homophones). The offset map
-and the evasion marks are built only when something asks for them, which is only
-when the field has a candidate match.
+Speed: the text itself is built by one compiled pass (nlp/normalize_core.pyx: NFKC +
+lower-case + emoji through a flat table, the separators and invisibles to drop, and whether
+OpenCC or the vertical-text rules are needed at all), then OpenCC only when the text holds a
+character it converts, and one Aho-Corasick pass for homophones. The offset map and the evasion
+marks are built only when something asks for them, which is only when the field has a candidate
+match.
 """
 from __future__ import annotations
 
 import bisect
 import re
 import unicodedata
+from array import array
 from functools import lru_cache
+
+from nlp.normalize_core import T2S_FOUND, VARIANT_HINT, VERTICAL_HINT, Core
 
 FULLWIDTH = "fullwidth"
 TRADITIONAL = "traditional"
@@ -97,6 +101,7 @@ def is_latin(ch: str) -> bool:
 
 
 # zero-width / format / combining characters, arrows, dingbats, emoji: never meaningful inside a phrase
+# (nlp/normalize_core.pyx classifies characters outside the BMP by these same ranges)
 INVISIBLE = ("[\u00ad\u034f\u203c\u2049\u0300-\u036f\u115f\u1160\u180b-\u180e\u200b-\u200f\u202a-\u202e"
              "\u2060-\u206f\u20d0-\u20ff\u2190-\u21ff\u2300-\u23ff\u25a0-\u27bf\u2900-\u2bff"
              "\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001f000-\U0001faff\U000e0000-\U000e007f]")
@@ -148,21 +153,17 @@ def _char_nfkc(ch: str) -> tuple[str, frozenset]:
     return unicodedata.normalize("NFKC", ch).lower().translate(_TONES), (_FW if _FULLWIDTH_RE.fullmatch(ch) else _NONE)
 
 
+def _nfkc_len(ch: str) -> int:
+    """How many characters the translate table makes of ch (the table, not NFKC itself: ‼ stays one)."""
+    value = _NFKC[ord(ch)]
+    return 1 if isinstance(value, int) else len(value)
+
+
 @lru_cache(maxsize=1)
 def _expanding() -> re.Pattern:
     """Characters whose normal form is longer than one character (any non-BMP one may be)."""
-    chars = "".join(chr(c) for c in range(0x80, 0x10000)
-                    if not 0xD800 <= c <= 0xDFFF and len(_char_nfkc(chr(c))[0]) != 1)
+    chars = "".join(chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c <= 0xDFFF and _nfkc_len(chr(c)) != 1)
     return re.compile("[" + re.escape(chars) + "]|[\U00010000-\U0010ffff]")
-
-
-@lru_cache(maxsize=1)
-def _changing_bmp() -> str:
-    """The BMP characters the NFKC table changes (upper-case Latin, full-width forms, pinyin
-    tones...), escaped for a character class; found once per process (about 0.05 s)."""
-    chars = [chr(c) for c in range(0x41, 0x5B)]
-    chars += [chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c <= 0xDFFF and _NFKC[c] != c]
-    return re.escape("".join(chars))
 
 
 @lru_cache(maxsize=1)
@@ -172,19 +173,54 @@ def _t2s():
 
 
 @lru_cache(maxsize=1)
-def _t2s_trigger() -> re.Pattern:
-    """Characters OpenCC t2s converts on their own; text without any is left as it is.
+def _t2s_chars() -> str:
+    """The BMP characters OpenCC t2s converts on their own; text without any (and without a
+    supplementary-plane ideograph, U+20000-U+3FFFF) is left as it is.
 
-    Found with one OpenCC call over every BMP character (about 0.1 s, once per process);
-    any supplementary-plane ideograph also triggers conversion. A phrase-only form in
-    otherwise simplified text (深沈 -> 深沉) is not converted: it never carries a claim.
+    Found with one OpenCC call over every BMP character (about 0.1 s, once per process).
+    A phrase-only form in otherwise simplified text (深沈 -> 深沉) is not converted: it never
+    carries a claim.
     """
     cands = [chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c <= 0xDFFF and chr(c) != "\n"]
     out = _t2s().convert("\n".join(cands)).split("\n")
     if len(out) != len(cands):      # a separator got converted: check one by one
         out = [_t2s().convert(c) for c in cands]
-    changed = "".join(c for c, o in zip(cands, out) if c != o)
-    return re.compile("[" + re.escape(changed) + "]|[\U00020000-\U0003ffff]")
+    return "".join(c for c, o in zip(cands, out) if c != o)
+
+
+def _simplified(text: str) -> str:
+    """OpenCC t2s; where phrase-level conversion changed the length, character by character."""
+    simple = _t2s().convert(text)
+    if len(simple) != len(text):
+        simple = "".join(c2 if len(c2 := _t2s().convert(c)) == 1 else c for c in text)
+    return simple
+
+
+# character classes of the compiled pass (bits of nlp/normalize_core.pyx)
+_DROP, _INV, _WORD, _CJK_CLASS, _T2S, _BLANK = 1, 2, 4, 8, 16, 32
+_ASK = 0xFFFFFFFF       # the table gives more than one character: the compiled pass asks it
+
+
+@lru_cache(maxsize=1)
+def _bmp_tables() -> tuple[array, bytes]:
+    """The NFKC table (``_NFKC`` as one code point per BMP character, or _ASK) and the classes
+    of every BMP character, flat for the compiled pass; built once per process (about 0.2 s).
+    A lone surrogate (JSON input can carry one) reads as U+FFFD: OpenCC and the Aho-Corasick passes
+    cannot encode it, and the original text keeps it for the evidence."""
+    mapping = array("I", range(0x10000))
+    for c in range(0x10000):
+        if 0xD800 <= c <= 0xDFFF:
+            mapping[c] = 0xFFFD
+        else:
+            value = _NFKC[c]
+            mapping[c] = value if isinstance(value, int) else ord(value) if len(value) == 1 else _ASK
+    classes = bytearray(0x10000)
+    bmp = "".join(map(chr, range(0x10000)))
+    for bits, pattern in ((_INV | _DROP, INVISIBLE), (_WORD, f"[{WORD}]"), (_CJK_CLASS, f"[{_CJK}]"),
+                          (_T2S, "[" + re.escape(_t2s_chars()) + "]"), (_BLANK, "[ \t\u3000]")):
+        for m in re.finditer(pattern, bmp):
+            classes[m.start()] |= bits
+    return mapping, bytes(classes)
 
 
 class Normalizer:
@@ -204,18 +240,8 @@ class Normalizer:
                 table[ord(key)] = ord(char)
             self._table = table
             self._emoji_re = re.compile("[" + "".join(re.escape(k.strip(EMOJI_SELECTORS)) for k in emoji) + "]")
-        self._translate = lambda m: m.group().translate(self._table)
-        emoji_chars = "".join(re.escape(k.strip(EMOJI_SELECTORS)) for k in emoji or ())
-        self._changing = re.compile("[" + _changing_bmp() + emoji_chars + "\U00010000-\U0010ffff]+")
         self.separators = set(separators) | {" ", "\t", "\u3000", "\xa0"}
-        seps = "".join(re.escape(c) for c in sorted(self.separators))
-        # a run of separators between two word characters, or invisibles anywhere; written to start
-        # with one character class so the regex engine skips ahead fast
-        droppable = f"[{seps}{INVISIBLE[1:-1]}]"
-        self._drop_re = re.compile(f"{droppable}(?:(?<=[{WORD}]{droppable}){droppable}*(?=[{WORD}])"
-                                   f"|(?<={INVISIBLE}){INVISIBLE}*)")
-        # any droppable character at all (a fast charset scan) before the slower context-aware pass
-        self._drop_runs = re.compile(f"(?:[{seps}]|{INVISIBLE})+")
+        self._core = _core(self._table, self.separators)
         self.substitutions = {}
         for variant, canonical in (substitutions or {}).items():
             v = self._basic(variant).text
@@ -231,6 +257,7 @@ class Normalizer:
                     self.substitutions[form] = c
                     self._pinyin_variants.add(form)
         self._sub_automaton = None
+        self._core.watch(self.substitutions)    # text holding none of them skips the substitution pass
         if self.substitutions:
             import ahocorasick_rs
             self._sub_pairs = list(self.substitutions.items())
@@ -242,28 +269,32 @@ class Normalizer:
     # -- steps ---------------------------------------------------------
     def _basic(self, text: str) -> Normalized:
         """NFKC + lower-case + t2s + invisible/separator removal."""
-        # str.translate looks every character up in a Python dict; a regex finds the few that
-        # change (full-width punctuation, mostly) in C, and only they are translated
-        conv = self._changing.sub(self._translate, text) if self._changing.search(text) else text
+        return self._basic_flagged(text)[0]
+
+    def _basic_flagged(self, text: str) -> tuple[Normalized, int]:
+        """_basic, and the compiled pass's flags (VARIANT_HINT: the text may hold a variant).
+
+        The compiled pass gives ``text.translate(self._table)`` and the ranges to drop from it: the
+        matches of the regex ``D(?:(?<=[WORD]D)D*(?=[WORD])|(?<=INVISIBLE)INVISIBLE*)``, D being a
+        separator or an INVISIBLE character; that is, a stretch of separators and invisibles between
+        two word characters, and any run of invisibles. (tests/nlp/test_normalize_core.py keeps
+        the regex passes it replaced, as the oracle.)"""
+        conv, out, drops, flags = self._core.run(text)
         expanded = len(conv) != len(text)       # ℃ -> °c, ① -> 1 ... : the map goes char by char
         simple = conv
-        if _t2s_trigger().search(conv):
-            simple = _t2s().convert(conv)
-            if len(simple) != len(conv):   # phrase-level conversion changed length: go char by char
-                simple = "".join(c2 if len(c2 := _t2s().convert(c)) == 1 else c for c in conv)
-        drops = [m.span() for m in self._drop_re.finditer(simple)] if self._drop_runs.search(simple) else []
-        if "\n" in simple or "," in simple or "、" in simple:
+        if flags & T2S_FOUND:
+            simple = _simplified(conv)
+            _, out, drops, flags = self._core.run(simple, False)
+        if flags & VERTICAL_HINT:           # a character alone between line breaks or commas
             drops = _vertical_drops(simple, drops)
-        if drops:
             pieces, keep_from = [], 0
             for a, b in drops:
                 pieces.append(simple[keep_from:a])
                 keep_from = b
             pieces.append(simple[keep_from:])
-            out = "".join(pieces)
-        else:
-            out = simple
-        return Normalized(text, out, _Basic(text, expanded, conv, simple, drops, out, self._emoji_re))
+            out = "".join(pieces) if drops else simple
+            flags |= VARIANT_HINT           # the filter saw the text before these drops
+        return Normalized(text, out, _Basic(text, expanded, conv, simple, drops, out, self._emoji_re)), flags
 
     def _substitute(self, norm: Normalized) -> Normalized:
         if self._sub_automaton is None or not norm.text:
@@ -288,11 +319,27 @@ class Normalizer:
         return Normalized(norm.original, "".join(pieces), _Substituted(norm, picks))
 
     def __call__(self, text: str) -> Normalized:
-        return self._substitute(self._basic(text))
+        norm, flags = self._basic_flagged(text)
+        return self._substitute(norm) if flags & VARIANT_HINT else norm
 
     def plain(self, text: str) -> str:
         """Normalised text only (for config phrases)."""
         return self(text).text
+
+
+def _core(table: dict, separators: set[str]) -> Core:
+    """The compiled pass for one translate table and set of separators."""
+    mapping, classes = _bmp_tables()
+    if table is not _NFKC:          # emoji read as characters: their own entries
+        mapping = array("I", mapping)
+        for cp, value in table.items():
+            if cp < 0x10000 and isinstance(value, int) and value != _NFKC[cp]:
+                mapping[cp] = value
+    classes = bytearray(classes)
+    for sep in separators:
+        if ord(sep) < 0x10000:
+            classes[ord(sep)] |= _DROP
+    return Core(mapping, classes, table, {sep for sep in separators if ord(sep) >= 0x10000})
 
 
 def _latin_bounded(norm: Normalized, variant: str, s: int, e: int) -> bool:
@@ -528,7 +575,7 @@ def _basic_maps(text: str, expanded: bool, conv: str, simple: str, drops: list, 
         pos = 0
         for m in _expanding().finditer(text):
             i = m.start()
-            k = len(_char_nfkc(text[i])[0])
+            k = _nfkc_len(text[i])
             if k == 1:
                 continue
             starts += range(pos, i)

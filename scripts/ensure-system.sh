@@ -12,6 +12,9 @@ command -v pdftotext >/dev/null || need+=(poppler-utils)
 command -v openssl >/dev/null || need+=(openssl)
 ldconfig -p | grep -q 'libGL.so.1' || need+=(libgl1)
 ldconfig -p | grep -q 'libglib-2.0.so.0' || need+=(libglib2.0-0)
+command -v gcc >/dev/null || need+=(gcc)
+"${PYTHON:-python3}" -c 'import os, sysconfig; os.stat(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \
+  2>/dev/null || need+=(python3-dev)
 if [ "${SHIAN_NEED_JAVA:-0}" = 1 ]; then
   command -v java >/dev/null || need+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null || need+=(maven)
