@@ -1,21 +1,21 @@
 """Find keyword-list matches in normalised text: one Aho-Corasick pass finds every phrase
-(and its pinyin spellings) and every literal a pattern must start with; the patterns
-then run anchored only where one of their literals was seen.
+(and its pinyin spellings), every literal a pattern must start with and the literal parts
+its matches must contain; the patterns then run anchored only where one of their first
+literals was seen with the parts a match needs close enough after it.
 
 Aho-Corasick finds matches inside jieba tokens too (血糖 inside 降血糖), which
-spaCy's PhraseMatcher cannot, and scans all phrases in one pass. ahocorasick_rs
-builds a DFA; pyahocorasick searches a node's children linearly, which is ten
-times slower with a few hundred first characters.
+spaCy's PhraseMatcher cannot, and scans all phrases in one pass. The automaton and the
+dispatch of its reports are compiled (nlp/scan_core.pyx); this module decides what each
+word of the automaton stands for.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from itertools import product
 
-import ahocorasick_rs
-
+from nlp import scan_core
 from nlp.normalize import Normalized, is_cjk, is_latin
+from nlp.scan_core import Hit
 
 PINYIN = "pinyin"
 INITIALS = "initials"
@@ -23,15 +23,9 @@ MAX_PINYIN_CHARS = 5
 # Steps of Python-regex backtracking a text may spend on heavy patterns before they go to RE2
 # (worst case some tens of milliseconds; an ordinary listing spends a small fraction of it).
 BACKTRACK_BUDGET = 6_000_000
-
-
-@dataclass(slots=True)
-class Hit:
-    start: int            # normalised offsets
-    end: int
-    entry: object         # nlp.lexicon.Entry
-    phrase: str           # the normalised phrase or pattern match it stands for
-    how: str = ""         # "", "pinyin" or "initials"
+# Strings of one run of literal parts that gates a pattern's tries (see gate_groups): a disease
+# list is some hundreds.
+GATE_LIMIT = 3000
 
 
 def pinyin_forms(phrase: str, initials: bool) -> list[tuple[str, str]]:
@@ -64,79 +58,85 @@ class Scanner:
                         surfaces.setdefault(form, []).append((entry, phrase, how))
         self.patterns = [e for e in bundle.entries if e.regex is not None]
         # A pattern that must start with one of a few literals (治疗|预防|...) is tried, anchored,
-        # only where the automaton saw one of them. The others ("anywhere") run only near the
-        # places where a literal they cannot match without was seen, or on the whole text when
-        # no such literal is known. A gated pattern is skipped when none of its literals is there.
-        self.anywhere = []                  # (entry, gated, widest match or None)
-        triggers: dict[str, list] = {}
-        requires: dict[str, list] = {}
+        # only where the automaton saw one of them, and only if the rest of one of its alternatives
+        # can be there: each run of literal parts it must contain was seen within the width of a
+        # match from there. The others ("anywhere") run only near the places where a literal they
+        # cannot match without was seen (or on the whole text when no such literal is known), and
+        # only when every run of one of their alternatives was seen somewhere in the text.
+        anywhere = []                       # (entry, gated, widest match or None)
+        anywhere_groups = []                # [group] per anywhere pattern
+        triggered = []                      # (entry, match function, plain re match)
+        widths = []
+        tries = []                          # (pattern, [group]) per trigger of a pattern
+        groups = []                         # [gate set] per alternative of a pattern
+        sets: dict[frozenset, int] = {}     # gate set -> its index
+        per_word = {"targets": surfaces, "triggers": {}, "sets": {}, "spots": {}}
         for e in self.patterns:
+            alts = []
+            for firsts, runs in gate_groups(e.pattern):
+                ids = []
+                for run in runs:
+                    key = frozenset(run)
+                    if key not in sets:
+                        sets[key] = len(sets)
+                        for lit in run:
+                            per_word["sets"].setdefault(lit, []).append(sets[key])
+                    ids.append(sets[key])
+                # the literals a try at which may go on into this alternative: its first literals'
+                # prefixes (None: any)
+                alts.append((None if firsts is None else {f[:k] for f in firsts for k in range(1, len(f) + 1)},
+                             len(groups)))
+                groups.append(ids)
             lits = first_literals(e.pattern)
-            needed = required_literals(e.pattern)
-            for lit in needed or ():
-                requires.setdefault(lit, []).append(e.id)
             if lits is None:
-                self.anywhere.append((e, needed is not None, max_width(e.pattern)))
-            else:
-                run = anchored(e.regex, e.pattern, e.twin, e.work)
-                for lit in lits:
-                    # where a longer literal (治疗) matches, a shorter one of the same pattern (治)
-                    # matches at the same start too: only the shortest triggers, so each start is
-                    # tried once
-                    if not any(lit[:k] in lits for k in range(1, len(lit))):
-                        triggers.setdefault(lit, []).append((e.id, e, run, needed is not None))
-        # one automaton for all: each word carries its phrase targets, its triggered patterns and
-        # the ids of the patterns it lets run
-        words = sorted(set(surfaces) | set(triggers) | set(requires))
-        self.payload = [(tuple(surfaces.get(w, ())), tuple(triggers.get(w, ())), tuple(requires.get(w, ())))
-                        for w in words]
-        self.automaton = None
-        if words:
-            self.automaton = ahocorasick_rs.AhoCorasick(
-                words, matchkind=ahocorasick_rs.MatchKind.Standard,
-                implementation=ahocorasick_rs.Implementation.DFA)
+                needed = required_literals(e.pattern)
+                for lit in needed or ():
+                    per_word["spots"].setdefault(lit, []).append(len(anywhere))
+                anywhere.append((e, needed is not None, max_width(e.pattern)))
+                anywhere_groups.append([g for _, g in alts])
+                continue
+            p = len(triggered)
+            plain = _re2_object(e.regex) is None
+            triggered.append((e, e.regex.match if plain else anchored(e.regex, e.pattern, e.twin, e.work), plain))
+            width = max_width(e.pattern)
+            widths.append(-1 if width is None else width)
+            for lit in lits:
+                # where a longer literal (治疗) matches, a shorter one of the same pattern (治)
+                # matches at the same start too: only the shortest triggers, so each start is
+                # tried once; there, the alternatives that start with it (or with a longer one)
+                if not any(lit[:k] in lits for k in range(1, len(lit))):
+                    per_word["triggers"].setdefault(lit, []).append(len(tries))
+                    tries.append((p, [g for heads, g in alts if heads is None or lit in heads]))
+        self.anywhere = anywhere
+        # one automaton for all: each word carries its phrase targets, the patterns it triggers,
+        # the gate sets it belongs to and the anywhere patterns that search near it
+        words = sorted(set().union(*per_word.values()))
+        flat = {name: ([], [0]) for name in per_word}
+        for w in words:
+            for name, table in per_word.items():
+                items, off = flat[name]
+                items.extend(table.get(w, ()))
+                off.append(len(items))
+        self.table = scan_core.Table(
+            words=words, targets=flat["targets"], triggers=flat["triggers"], sets=flat["sets"], spots=flat["spots"],
+            tries=([p for p, _ in tries], *_offsets([g for _, g in tries])),
+            groups=_offsets(groups), nsets=len(sets), patterns=triggered, widths=widths,
+            anywhere=anywhere, anywhere_groups=_offsets(anywhere_groups),
+            find_near=find_near, latin_bounded=_latin_bounded)
 
     def scan(self, norm: Normalized, only: set[str] | None = None) -> list[Hit]:
-        text = norm.text
-        hits: list[Hit] = []
-        pattern_hits: list[Hit] = []
-        spots: dict[str, list] = {}         # pattern id -> where its required literals are
-        if self.automaton is not None:
-            found = self.automaton.find_matches_as_indexes(text, overlapping=True)
-            found.sort(key=_end_then_start)     # by end, longest first: the order results are merged in
-            payload = self.payload
-            tries = []
-            for i, start, stop in found:
-                targets, entries, ids = payload[i]
-                for eid in ids:
-                    if eid in spots:
-                        spots[eid].append((start, stop))
-                    else:
-                        spots[eid] = [(start, stop)]
-                if entries:
-                    tries.append((start, entries))
-                for entry, phrase, how in targets:
-                    if only is not None and entry.id not in only:
-                        continue
-                    if how and not _latin_bounded(norm, start, stop):
-                        continue
-                    hits.append(Hit(start, stop, entry, phrase, how))
-            budget = [BACKTRACK_BUDGET]
-            for start, entries in tries:
-                for eid, entry, run, gated in entries:
-                    if (gated and eid not in spots) or (only is not None and eid not in only):
-                        continue
-                    end = run(text, start, budget)
-                    if end:
-                        pattern_hits.append(Hit(start, end, entry, text[start:end]))
-        hits += pattern_hits
-        for entry, gated, width in self.anywhere:
-            if (gated and entry.id not in spots) or (only is not None and entry.id not in only):
-                continue
-            near = spots.get(entry.id) if gated else None
-            for s, e in find_near(entry.regex, text, near, width):
-                hits.append(Hit(s, e, entry, text[s:e]))
-        return hits
+        """Phrase hits (by end, longest first), then pattern hits (in the order of their trigger
+        words), then the anywhere patterns' matches."""
+        return self.table.hits(norm.text, only, norm, [BACKTRACK_BUDGET])
+
+
+def _offsets(lists: list) -> tuple[list, list]:
+    """Lists as one flat list and the offsets where each starts (and the last ends)."""
+    flat, off = [], [0]
+    for items in lists:
+        flat.extend(items)
+        off.append(len(flat))
+    return flat, off
 
 
 def find_near(regex, text: str, spots: list | None, width: int | None) -> list[tuple[int, int]]:
@@ -177,8 +177,8 @@ def anchored(regex, pattern: str, twin=None, work: float = 0):
     the text's backtracking ``budget`` (a one-item list, in steps) covers the twin's worst case
     ``work``, and on RE2 after that: a hostile text cannot make matching super-linear.
     """
-    rx = getattr(regex, "_regexp", None)
-    if rx is None or not hasattr(rx, "Match"):          # a Python `re` twin, or an unknown wrapper
+    rx = _re2_object(regex)
+    if rx is None:                                      # a Python `re` twin, or an unknown wrapper
         match = regex.match
 
         def run(text: str, pos: int, budget: list) -> int:
@@ -212,6 +212,12 @@ def anchored(regex, pattern: str, twin=None, work: float = 0):
     return run_budgeted
 
 
+def _re2_object(regex):
+    """The compiled RE2 object under google-re2's wrapper, or None for other engines."""
+    rx = getattr(regex, "_regexp", None)
+    return rx if rx is not None and hasattr(rx, "Match") else None
+
+
 def python_syntax(pattern: str) -> str:
     """RE2's code point escape (\\x{4e00}) as Python writes it, so the parse-tree analyses below can
     read a pattern that uses it; both engines mean the same character by either."""
@@ -238,89 +244,101 @@ def max_width(pattern: str) -> int | None:
     return hi if hi < C.MAXREPEAT else None
 
 
-def _end_then_start(match: tuple[int, int, int]) -> tuple[int, int]:
-    return match[2], match[1]
-
-
 def first_literals(pattern: str, limit: int = 2000) -> set[str] | None:
     """The literal strings every match of the pattern starts with, or None when not that simple."""
     import re
-    import re._constants as C
     try:
         tree = re._parser.parse(python_syntax(pattern))
     except re.error:
         return None
-
-    def starts(seq) -> set[str] | None:
-        if not len(seq):
-            return None
-        op, av = seq[0]
-        if op == C.LITERAL:
-            lit = [chr(av)]
-            for op2, av2 in list(seq)[1:]:
-                if op2 != C.LITERAL:
-                    break
-                lit.append(chr(av2))
-            return {"".join(lit)}
-        if op == C.IN and all(o == C.LITERAL for o, _ in av) and len(av) <= 10:
-            return {chr(v) for _, v in av}
-        if op == C.SUBPATTERN:
-            return starts(av[-1])
-        if op == C.BRANCH:
-            out: set[str] = set()
-            for alt in av[1]:
-                got = starts(alt)
-                if got is None:
-                    return None
-                out |= got
-            return out
-        return None
-
-    lits = starts(tree)
+    lits = _first_strings(tree)
     if lits is None or len(lits) > limit or any(not lit for lit in lits):
         return None
     return lits
 
 
-def required_literals(pattern: str) -> set[str] | None:
-    """Literal strings one of which every match of the pattern contains, or None if unknown."""
-    import re
+def _first_strings(seq) -> set[str] | None:
+    """The literal strings every match of a parsed sequence starts with (its first run of literals,
+    through alternations), or None."""
     import re._constants as C
+    if not len(seq):
+        return None
+    op, av = seq[0]
+    if op == C.LITERAL:
+        lit = [chr(av)]
+        for op2, av2 in list(seq)[1:]:
+            if op2 != C.LITERAL:
+                break
+            lit.append(chr(av2))
+        return {"".join(lit)}
+    if op == C.IN and all(o == C.LITERAL for o, _ in av) and len(av) <= 10:
+        return {chr(v) for _, v in av}
+    if op == C.SUBPATTERN:
+        return _first_strings(av[-1])
+    if op == C.BRANCH:
+        out: set[str] = set()
+        for alt in av[1]:
+            got = _first_strings(alt)
+            if got is None:
+                return None
+            out |= got
+        return out
+    return None
+
+
+def _parse_safe(pattern: str):
+    """The parse tree of a pattern both engines read alike, or None."""
+    import re
     from nlp.lexicon import _RE_UNSAFE_SYNTAX
     pattern = python_syntax(pattern)
     if any(tok in pattern for tok in _RE_UNSAFE_SYNTAX) or pattern.count("(?") != pattern.count("(?:"):
         return None                         # flags or syntax the two engines read differently
     try:
-        tree = re._parser.parse(pattern)
+        return re._parser.parse(pattern)
     except (re.error, RecursionError):
         return None
 
-    def alternatives(seq) -> set[str] | None:
-        """The strings a sequence made only of literals and literal alternations can be."""
-        out = {""}
-        for op, av in seq:
-            if op == C.LITERAL:
-                out = {x + chr(av) for x in out}
-            elif op == C.IN and len(av) <= 10 and all(o == C.LITERAL for o, _ in av):
-                out = {x + chr(a) for x in out for _, a in av}
-            elif op == C.SUBPATTERN:
-                sub = alternatives(av[-1])
-                if sub is None:
-                    return None
-                out = {x + y for x in out for y in sub}
-            elif op == C.BRANCH:
-                sub = set()
+
+def _strings(seq, limit: int, optional: bool = False) -> set[str] | None:
+    """The strings a sequence made only of literals and literal alternations (and, if ``optional``,
+    optional parts) can be; None when there are other parts or more than ``limit`` strings."""
+    import re._constants as C
+    out = {""}
+    for op, av in seq:
+        if op == C.LITERAL:
+            out = {x + chr(av) for x in out}
+        elif op == C.IN and len(av) <= 10 and all(o == C.LITERAL for o, _ in av):
+            out = {x + chr(a) for x in out for _, a in av}
+        elif op in (C.SUBPATTERN, C.BRANCH) or (optional and op == C.MAX_REPEAT and av[:2] == (0, 1)):
+            if op == C.BRANCH:
+                sub: set[str] | None = set()
                 for alt in av[1]:
-                    got = alternatives(alt)
+                    got = _strings(alt, limit, optional)
                     if got is None:
                         return None
                     sub |= got
-                out = {x + y for x in out for y in sub}
             else:
-                return None
-            if len(out) > 200:
-                return None
-        return out
+                sub = _strings(av[-1], limit, optional)
+                if sub is None:
+                    return None
+                if op == C.MAX_REPEAT:
+                    sub = sub | {""}
+            if len(out) * len(sub) > limit * 200:
+                return None                 # not worth building (cannot happen for a limit of 200)
+            out = {x + y for x in out for y in sub}
+        else:
+            return None
+        if len(out) > limit:
+            return None
+    return out
+
+
+def required_literals(pattern: str) -> set[str] | None:
+    """Literal strings one of which every match of the pattern contains, or None if unknown."""
+    import re._constants as C
+    tree = _parse_safe(pattern)
+    if tree is None:
+        return None
 
     def required(seq) -> set[str] | None:
         if len(seq) == 1 and seq[0][0] == C.BRANCH:      # a top-level alternation: one from each side
@@ -333,7 +351,7 @@ def required_literals(pattern: str) -> set[str] | None:
             return out
         best, run = None, None              # the most selective run of adjacent literal parts
         for item in seq:
-            got = alternatives([item])
+            got = _strings([item], 200)
             if got is None or "" in got:
                 run = None
                 continue
@@ -345,6 +363,36 @@ def required_literals(pattern: str) -> set[str] | None:
         return best
 
     return required(tree)
+
+
+def gate_groups(pattern: str) -> list[tuple[set[str] | None, list[set[str]]]]:
+    """What a try of the pattern at one of its first literals needs, per alternative of a top-level
+    alternation (else the whole pattern): the alternative's first literals (None: unknown) and its
+    runs of adjacent literal parts, a string of each of which every match of the alternative
+    contains. A try where one run has no string within the width of a match cannot match."""
+    import re._constants as C
+    tree = _parse_safe(pattern)
+    if tree is None:
+        return [(None, [])]
+    alts = tree[0][1][1] if len(tree) == 1 and tree[0][0] == C.BRANCH else [tree]
+    groups = []
+    for alt in alts:
+        firsts = _first_strings(alt)
+        if firsts is not None and any(not f for f in firsts):
+            firsts = None
+        runs, run = [], None
+        for item in alt:
+            got = _strings([item], GATE_LIMIT, optional=True)
+            if got is not None and "" not in got and run is not None and len(run) * len(got) <= GATE_LIMIT:
+                run = {x + y for x in run for y in got}
+                continue
+            if run is not None:
+                runs.append(run)
+            run = got if got is not None and "" not in got else None
+        if run is not None:
+            runs.append(run)
+        groups.append((firsts, runs))
+    return groups
 
 
 def _latin_bounded(norm: Normalized, start: int, end: int) -> bool:
