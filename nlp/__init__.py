@@ -58,12 +58,11 @@ def scan_text(text: str, kind: str = "普通食品", approved: set[int] | None =
     hits = bundle.scanner.scan(norm, only=only)
     if not hits:            # prefilter: no candidate, no Doc
         return norm, []
-    from nlp.claims import FieldContext, field_doc, get_nlp, run_components, teach_jieba
-    nlp_ = get_nlp()
-    teach_jieba(bundle)
-    doc = field_doc(nlp_, norm.text, hits)
-    doc._.shian = FieldContext(norm=norm, bundle=bundle, kind=kind, approved=approved, hits=hits)
-    doc = run_components(nlp_, doc)
+    from nlp import claims          # spaCy loads with the first field that has a candidate
+    nlp_ = claims.get_nlp()
+    claims.teach_jieba(bundle)
+    fc = claims.FieldContext(norm=norm, bundle=bundle, kind=kind, approved=approved, hits=hits)
+    doc = claims.run_components(nlp_, claims.field_doc(nlp_, norm.text, hits, fc))
     return norm, doc._.claims or []
 
 

@@ -1,10 +1,12 @@
 """The spaCy pipeline: candidate matches in, typed claim spans out.
 
-The Doc holds the normalised text of one field, cut at the candidates'
-boundaries. Candidates come from the Aho-Corasick scan (nlp.scan), which
-doubles as a prefilter: a field with no candidate never builds a Doc. jieba
-segments only the text around a short candidate that survived every other
-check and may start inside a word. Components, in order:
+The Doc holds the normalised text of one field, cut at the boundaries of the
+candidates that can be claims on the product. Candidates come from the
+Aho-Corasick scan (nlp.scan), which doubles as a prefilter: a field with no
+candidate never builds a Doc. jieba segments only the text around a short
+candidate that survived every other check and may start inside a word. The
+walks over characters (clause bounds, jieba's blocks and word graph) are
+compiled in nlp/claims_core.pyx. Components, in order:
 
 - ``claim_context``: drops candidates that are not claims in context (mandatory
   notices, GB 28050 sentences, population lines, negations, warnings, words that
@@ -17,6 +19,8 @@ Results: ``doc._.claims`` (list of Claim) and ``doc.spans["claims"]``.
 from __future__ import annotations
 
 import bisect
+import math
+import operator
 import re
 import threading
 from dataclasses import dataclass, field
@@ -25,9 +29,10 @@ import ahocorasick_rs
 import jieba
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
+from nlp.claims_core import clause_bounds, jieba_block, may_ask, starts_word
 from nlp.normalize import is_cjk
 from nlp.scan import find_near, max_width, required_literals
 
@@ -39,7 +44,7 @@ SPECIAL_KINDS = ("保健食品", "特殊医学用途配方食品", "婴幼儿配
 NEGATION_WINDOW = 4
 
 
-@dataclass
+@dataclass(slots=True)
 class Claim:
     start: int                      # normalised offsets
     end: int
@@ -57,11 +62,18 @@ class FieldContext:
     kind: str
     approved: set | None            # approved function ids, None when unknown
     hits: list = field(default_factory=list)
+    candidates: list | None = None  # the hits that can be claims here (claim_candidates), once found
 
 
 for _name in ("shian", "claims"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
+
+# doc._.NAME keeps its value in doc.user_data under this key (spaCy's Underscore layout); the
+# components use the keys directly, as building the doc._ proxy costs as much as a context check
+SHIAN_KEY = ("._.", "shian", None, None)
+CLAIMS_KEY = ("._.", "claims", None, None)
+CUTS = "shian.cuts"                 # doc.user_data: the token boundaries field_doc cut at
 
 
 # -- claim_context -------------------------------------------------------------
@@ -72,53 +84,92 @@ class ContextScan:
     not run), nutrient sentences, protected words, negation and warning cues."""
 
     def __init__(self, ctx):
-        words: dict[str, list] = {}
-        self.masks = []                     # (regex, only for SPECIAL_KINDS, needs a literal, widest match)
+        words: dict[str, tuple[list, list]] = {}      # literal -> (masks needing it, cue lists it goes to)
+        self.patterns = []                  # (regex, only for SPECIAL_KINDS, needs a literal, widest match)
         for rxs, special in ((ctx.mask, False), (ctx.population, True)):
             for rx in rxs:
-                k = len(self.masks)
+                k = len(self.patterns)
                 pattern = getattr(rx, "pattern", "")
                 lits = required_literals(pattern)
-                self.masks.append((rx, special, lits is not None, max_width(pattern)))
+                self.patterns.append((rx, special, lits is not None, max_width(pattern)))
                 for lit in lits or ():
-                    words.setdefault(lit, []).append(("mask", k))
-        for sentence in ctx.nutrient_sentences:
-            words.setdefault(sentence, []).append(("nutrient", 0))
-        for w in ctx.protected:
-            words.setdefault(w, []).append(("protected", 0))
-        for cue in ctx.negation_cues:
-            words.setdefault(cue, []).append(("negation", 0))
-        for cue in ctx.warning_after:
-            words.setdefault(cue, []).append(("warning", 0))
+                    words.setdefault(lit, ([], []))[0].append(k)
+        # the cue lists scan() returns, in its order: nutrient sentences, protected words, negation
+        # cues, warning cues
+        for j, cues in enumerate((ctx.nutrient_sentences, ctx.protected, ctx.negation_cues, ctx.warning_after)):
+            for cue in cues:
+                words.setdefault(cue, ([], []))[1].append(j)
         words.pop("", None)
+        self.unconditional = [k for k, (_, _, needs, _) in enumerate(self.patterns) if not needs]
         self.words = list(words)
         self.payload = [words[w] for w in self.words]
         self.automaton = ahocorasick_rs.AhoCorasick(self.words, implementation=ahocorasick_rs.Implementation.DFA) \
             if self.words else None
 
-    def scan(self, text: str, kind: str):
-        """(masks, protected, negation cues, warning cues) as lists of (start, end)."""
+    def scan(self, text: str):
+        """(mask literal spots {mask: [(start, end)]}, nutrient sentences, protected words, negation
+        cues, warning cues), the last four as lists of (start, end)."""
         found = self.automaton.find_matches_as_indexes(text, overlapping=True) if self.automaton else []
-        masks, protected, negation, warning = [], [], [], []
+        cues: tuple[list, ...] = ([], [], [], [])
         spots: dict[int, list] = {}         # mask -> where its required literals are
         for i, a, b in found:
-            for what, k in self.payload[i]:
-                if what == "mask":
-                    spots.setdefault(k, []).append((a, b))
-                elif what == "nutrient":
-                    masks.append((a, b))
-                elif what == "protected":
-                    protected.append((a, b))
-                elif what == "negation":
-                    negation.append((a, b))
+            ks, js = self.payload[i]
+            for k in ks:
+                if k in spots:
+                    spots[k].append((a, b))
                 else:
-                    warning.append((a, b))
+                    spots[k] = [(a, b)]
+            for j in js:
+                cues[j].append((a, b))
+        return (spots, *cues)
+
+    def masks(self, text: str, kind: str, spots: dict, near: list) -> list:
+        """The mask pattern matches that may overlap one of the ``near`` spans, as (start, end).
+
+        A windowed pattern is searched only in the windows around its literals (the windows
+        find_near merges) that reach one of the spans: a match lies inside its window, so one in a
+        window away from every span cannot touch them, and a window kept whole is searched as before."""
         special = kind in SPECIAL_KINDS
-        for k, (rx, only_special, needs, width) in enumerate(self.masks):
-            if (only_special and not special) or (needs and k not in spots):
+        n = len(text)
+        out = []
+        for k in self.unconditional:        # no literal to look for: the whole text
+            rx, only_special, _, width = self.patterns[k]
+            if special or not only_special:
+                out += find_near(rx, text, None, width)
+        for k, where in spots.items():
+            rx, only_special, _, width = self.patterns[k]
+            if only_special and not special:
                 continue
-            masks += find_near(rx, text, spots.get(k), width)
-        return masks, protected, negation, warning
+            if width is not None:
+                where = _spots_near(where, width, n, near)
+                if not where:
+                    continue
+            out += find_near(rx, text, where, width)
+        return out
+
+
+def _spots_near(spots: list, width: int, n: int, near: list) -> list:
+    """The spots whose merged window (as find_near merges them) reaches one of the ``near`` spans,
+    with one character of slack on each side as find_near searches."""
+    if len(spots) == 1:                 # the common case: one window
+        s, e = spots[0]
+        a, b = max(0, e - width), min(n, s + width)
+        return spots if any(x < b + 1 and a - 1 < y for x, y in near) else []
+    kept: list = []
+    group: list = []
+    lo = hi = -1
+    for s, e in sorted(spots):
+        a, b = max(0, e - width), min(n, s + width)
+        if group and a <= hi:
+            hi = max(hi, b)
+        else:
+            if group and any(x < hi + 1 and lo - 1 < y for x, y in near):
+                kept += group
+            group, lo, hi = [], a, b
+        group.append((s, e))
+    if group and any(x < hi + 1 and lo - 1 < y for x, y in near):
+        kept += group
+    return kept
 
 
 # an A-not-A question: the same character on both sides of 不/没 (能不能, 会不会, 是不是, 可不可以,
@@ -166,26 +217,7 @@ _SPEAKER = re.compile(r"[ ]*(?:答|回复|回答|主播|客服|商家|掌柜|店
 ANSWER_SPAN = 40                    # how far a speaker's answer is read for its yes or no
 
 
-def _clause(text: str, start: int, end: int, cuts: list[int]) -> tuple[int, int]:
-    """[lo, stop): the clause around text[start:end]; ``cuts`` are the clause breaks of the text."""
-    k = bisect.bisect_left(cuts, start)
-    lo = cuts[k - 1] + 1 if k else 0
-    k = bisect.bisect_left(cuts, end, k)
-    return lo, cuts[k] if k < len(cuts) else len(text)
-
-
-_BREAKS: dict[str, re.Pattern] = {}        # clause-break characters -> their character class
-
-
-def clause_cuts(text: str, ctx) -> list[int]:
-    """Where the clause breaks are (one regex pass in C instead of walking characters in Python)."""
-    rx = _BREAKS.get(ctx.clause_breaks)
-    if rx is None:
-        rx = _BREAKS[ctx.clause_breaks] = re.compile("[" + re.escape(ctx.clause_breaks) + "]")
-    return [m.start() for m in rx.finditer(text)]
-
-
-def _unanswered_question(text: str, start: int, end: int, ctx, cuts: list[int] | None = None) -> bool:
+def _unanswered_question(text: str, start: int, end: int, ctx) -> bool:
     """The match sits in a question that asks (能降血压吗?) and the next clause does not answer yes,
     or in any question the next clause answers no (治糖尿病? 不能!). An A-not-A form (能不能...)
     asks too, with or without a question mark. An answer given by a named speaker (答: / 客服: /
@@ -194,11 +226,10 @@ def _unanswered_question(text: str, start: int, end: int, ctx, cuts: list[int] |
     if not ctx.answer_no and not ctx.ask_words:
         return False
     n, breaks = len(text), ctx.clause_breaks
-    lo, stop = _clause(text, start, end, cuts if cuts is not None else clause_cuts(text, ctx))
-    asked = stop < n and text[stop] == "?"
-    tail = text[end:stop].rstrip()
-    # an A-not-A form asks even without a question mark (有人问能不能治病, 不知道会不会降血糖)
-    if not asked and not (tail and tail[-1] in "吗么嘛") and not _A_NOT_A.search(text, lo, stop):
+    lo, stop = clause_bounds(text, start, end, breaks)
+    # asked with a ?, a question particle, or an A-not-A form, which asks even without a question
+    # mark (有人问能不能治病, 不知道会不会降血糖)
+    if not may_ask(text, lo, end, stop):
         return False
     j = stop
     while j < n and (text[j] in breaks or text[j] == " "):
@@ -259,23 +290,16 @@ def _may_start_inside_word(h, text: str, breaks: str) -> bool:
     return text[h.start] not in breaks and is_cjk(text[h.start - 1])
 
 
-# jieba cuts each maximal run of Chinese, Latin letters and digits on its own
-_JIEBA_BLOCK = jieba.re_han_default
-
-
 def _inside_word(text: str, start: int, words: dict) -> bool:
     """A short phrase that starts in the middle of a jieba word belongs to that word (空降|糖果).
 
     Only the run of text jieba cuts as one block is segmented (the same words as cutting the whole
     field); ``words`` keeps the cuts of this field.
     """
-    if "blocks" not in words:
-        words["blocks"] = [m.span() for m in _JIEBA_BLOCK.finditer(text)]
-    blocks = words["blocks"]
-    i = bisect.bisect_right(blocks, (start, len(text) + 1)) - 1
-    if i < 0 or not blocks[i][0] < start < blocks[i][1]:
+    block = jieba_block(text, start)
+    if block is None:
         return False                    # first in its block: nothing before it to join
-    a, b = blocks[i]
+    a, b = block
     if a not in words and _starts_word(text[a:b], start - a):
         return False
     if a not in words:
@@ -299,26 +323,13 @@ def _starts_word(block: str, k: int) -> bool:
     found without cutting the whole block. No dictionary word spans k, so every path through the
     word graph passes k; the best path from k on depends only on the text from k (jieba scores
     paths from the end), and when it begins with a longer word no run of single characters (which
-    jieba's HMM may join) reaches across k either."""
+    jieba's HMM may join) reaches across k either. The walk is compiled (nlp/claims_core.pyx)."""
     global _longest_word
     dt = jieba.dt
-    freq = dt.FREQ
     if not _longest_word:
         dt.check_initialized()
-        _longest_word = max(map(len, freq))
-    n = len(block)
-    for i in range(max(0, k - _longest_word), k):      # the same walk as jieba's get_DAG
-        j = i + 1
-        frag = block[i:j]
-        while j <= n and frag in freq:
-            if j > k and freq[frag]:
-                return False                            # a word from i spans k
-            j += 1
-            frag = block[i:j]
-    rest = block[k:]
-    route: dict = {}
-    dt.calc(rest, dt.get_DAG(rest), route)
-    return route[0][1] > 0
+        _longest_word = max(map(len, dt.FREQ))
+    return starts_word(block, k, dt.FREQ, _longest_word, math.log(dt.total))
 
 
 _taught: set[int] = set()
@@ -364,12 +375,20 @@ def reset_vocab() -> None:
     _vocab = None
 
 
-def field_doc(nlp_, text: str, hits: list) -> Doc:
+def field_doc(nlp_, text: str, hits: list, fc: FieldContext | None = None) -> Doc:
     """A Doc over the field text whose token boundaries are the candidates' boundaries, so every
-    claim is an exact Span; the text between candidates stays in a few long tokens."""
+    claim is an exact Span; the text between candidates stays in a few long tokens.
+
+    Given the field's context, the Doc carries it (doc._.shian) and is cut only where a claim can
+    start or end: at the claim candidates of this product (claims come from no other match)."""
+    if fc is not None:
+        hits = claim_candidates(fc)
     cuts = sorted({0, len(text), *(h.start for h in hits), *(h.end for h in hits)})
     words = [text[a:b] for a, b in zip(cuts, cuts[1:])]
-    return Doc(field_vocab(), words=words, spaces=[False] * len(words))
+    doc = Doc(field_vocab(), words=words, spaces=[False] * len(words), user_data={CUTS: cuts})
+    if fc is not None:
+        doc.user_data[SHIAN_KEY] = fc
+    return doc
 
 
 _scan_cache: dict[int, tuple] = {}
@@ -388,40 +407,64 @@ def context_scan(ctx) -> ContextScan:
         return scan
 
 
-@Language.component("claim_context")
-def claim_context(doc: Doc) -> Doc:
-    fc: FieldContext = doc._.shian
-    ctx = fc.bundle.context
-    text = fc.norm.text             # == doc.text, without rebuilding it from the tokens
-    masks, protected, negation, warning = context_scan(ctx).scan(text, fc.kind)
-    words: dict = {}                # jieba cuts, made only for the candidates that get this far
-    cuts = clause_cuts(text, ctx)
-    # the type of each match on this product: "" when its entry does not apply, None when allowed
-    typed = [(h, type_for(h.entry, fc.kind, fc.approved) if h.entry.applies_to(fc.kind) else "")
-             for h in fc.hits]
+def claim_candidates(fc: FieldContext) -> list:
+    """The hits that can be claims on this product, in order. A match whose entry does not apply
+    to it, or that its registration allows, is none (claim_types would drop it): it gets no checks
+    and no token boundaries. Found once per field (field_doc and claim_context both need them)."""
+    if fc.candidates is not None:
+        return fc.candidates
+    kind, approved = fc.kind, fc.approved
+    candidates, allowed = [], []
+    for h in fc.hits:
+        if h.entry.applies_to(kind):
+            t = type_for(h.entry, kind, approved)
+            if t is None:
+                allowed.append((h.start, h.end))
+            elif t:
+                candidates.append(h)
     # a match this product's registration allows (辅助降血糖, the old official name of its function)
     # covers the shorter phrases inside it (降血糖): they are part of the allowed wording
-    allowed = [(h.start, h.end) for h, t in typed if t is None]
+    if allowed:
+        candidates = [h for h in candidates
+                      if not any(a <= h.start and h.end <= b and b - a > h.end - h.start for a, b in allowed)]
+    fc.candidates = candidates
+    return candidates
+
+
+@Language.component("claim_context")
+def claim_context(doc: Doc) -> Doc:
+    """Keeps in fc.hits the candidates that are claims in context. Every check can only drop a
+    candidate, so the cheap ones run first and each later one sees only the survivors."""
+    fc: FieldContext = doc.user_data[SHIAN_KEY]
+    candidates = claim_candidates(fc)
+    if not candidates:
+        fc.hits = []
+        return doc
+    kind = fc.kind
+    ctx = fc.bundle.context
+    text = fc.norm.text             # == doc.text, without rebuilding it from the tokens
+    scan = context_scan(ctx)
+    spots, nutrient, protected, negation, warning = scan.scan(text)
     keep = []
-    for h, t in typed:
-        if not t:
-            continue            # not a claim on this product: claim_types would drop it, skip the checks
-        if allowed and any(a <= h.start and h.end <= b and b - a > h.end - h.start for a, b in allowed):
-            continue
-        if masks and any(s < h.end and h.start < e for s, e in masks):
+    for h in candidates:
+        if nutrient and any(s < h.end and h.start < e for s, e in nutrient):
             continue
         if protected and any(s < h.end and h.start < e and not (h.start <= s and e <= h.end) for s, e in protected):
             continue
-        if h.entry.negatable and (_negated(text, h.start, ctx, negation) or
-                                  _warning_after(text, h.end, ctx, warning) or
-                                  _unanswered_question(text, h.start, h.end, ctx, cuts)):
-            continue
+        if h.entry.negatable:
+            if _negated(text, h.start, ctx, negation) or _warning_after(text, h.end, ctx, warning) or \
+                    _unanswered_question(text, h.start, h.end, ctx):
+                continue
         if h.entry.type == "minors_targeting" and _adult_consumer(text, h.start, h.end, ctx):
             continue
-        if _may_start_inside_word(h, text, ctx.clause_breaks) and _inside_word(text, h.start, words):
-            continue
         keep.append(h)
-    fc.hits = keep
+    if keep:                        # mandatory notices, population lines: only near the survivors
+        masks = scan.masks(text, kind, spots, [(h.start, h.end) for h in keep])
+        if masks:
+            keep = [h for h in keep if not any(s < h.end and h.start < e for s, e in masks)]
+    words: dict = {}                # jieba cuts, made only for the candidates that get this far
+    breaks = ctx.clause_breaks
+    fc.hits = [h for h in keep if not (_may_start_inside_word(h, text, breaks) and _inside_word(text, h.start, words))]
     return doc
 
 
@@ -440,9 +483,15 @@ def type_for(entry, kind: str, approved: set | None) -> str | None:
     return entry.type
 
 
+_START = operator.attrgetter("start")
+
+
 def resolve(claims: list[Claim]) -> list[Claim]:
     """One type per span: overlapping claims go to the strongest type; same-type overlaps merge."""
-    accepted: list[Claim] = []
+    accepted = sorted(claims, key=_START)
+    if all(a.end <= b.start and a.start < b.start for a, b in zip(accepted, accepted[1:])):
+        return _merge_touching(accepted)        # no overlaps: nothing to rank
+    accepted = []
     for c in sorted(claims, key=lambda c: (RANK[c.type], -(c.end - c.start), c.start)):
         clash = [a for a in accepted if a.start < c.end and c.start < a.end]
         if not clash:
@@ -456,7 +505,11 @@ def resolve(claims: list[Claim]) -> list[Claim]:
                 base.how |= a.how
             base.start, base.end = min(base.start, c.start), max(base.end, c.end)
             base.how |= c.how
-    accepted.sort(key=lambda c: c.start)
+    accepted.sort(key=_START)
+    return _merge_touching(accepted)
+
+
+def _merge_touching(accepted: list[Claim]) -> list[Claim]:
     merged: list[Claim] = []
     for c in accepted:           # 减肥瘦身: touching claims of one type are one span
         if merged and merged[-1].type == c.type and merged[-1].end == c.start:
@@ -481,19 +534,26 @@ def absorb_drug_sentences(claims: list[Claim], text: str) -> list[Claim]:
 
 @Language.component("claim_types")
 def claim_types(doc: Doc) -> Doc:
-    fc: FieldContext = doc._.shian
+    fc: FieldContext = doc.user_data[SHIAN_KEY]
+    kind, approved = fc.kind, fc.approved
     claims = []
     for h in fc.hits:
-        t = type_for(h.entry, fc.kind, fc.approved)
+        t = type_for(h.entry, kind, approved)
         if t is not None:
             claims.append(Claim(h.start, h.end, t, h.entry, h.phrase, {h.how} if h.how else set()))
     claims = absorb_drug_sentences(resolve(claims), fc.norm.text)
-    doc._.claims = claims
+    doc.user_data[CLAIMS_KEY] = claims
+    cuts = doc.user_data.get(CUTS)
     spans = []
     for c in claims:
-        span = doc.char_span(c.start, c.end, label=c.type, alignment_mode="expand")   # exact: cut there
-        if span is not None:
-            spans.append(span)
+        i = bisect.bisect_left(cuts, c.start) if cuts else -1
+        j = bisect.bisect_left(cuts, c.end, i) if i >= 0 else -1
+        if 0 <= i < j < len(cuts) and cuts[i] == c.start and cuts[j] == c.end:
+            spans.append(Span(doc, i, j, label=c.type))         # token i starts at cuts[i]
+        else:                   # a Doc not cut by field_doc
+            span = doc.char_span(c.start, c.end, label=c.type, alignment_mode="expand")
+            if span is not None:
+                spans.append(span)
     doc.spans["claims"] = spans
     return doc
 
