@@ -17,7 +17,8 @@ plus the candidate scan (no context analysis), over the same fields nlp.detect r
 
 A single pass over the eval texts before anything has seen them is printed too: engines that warm
 up on the text itself (RE2 builds its DFA state by state) look better on repeated passes than a crawl
-of new listings would find them.
+of new listings would find them. It goes ten listings at a time, each ten between regex passes over
+the same texts, so its ratio compares work done at the same moment.
 
 Each method runs R rounds interleaved with the others and keeps its fastest round, timed in CPU
 time of this process, so a busy machine (other processes on the same cores) skews the ratios less. Compare ratios within one run, not absolute figures across runs.
@@ -106,14 +107,28 @@ def main() -> int:
         nlp.detect(lst)
     # the eval texts once, before anything has seen them: what a crawl meets (no engine state, such
     # as RE2's lazily built DFA, warmed by the same text)
-    reset_vocab()
-    t = time.process_time()
-    for lst in listings[:len(records)]:
-        nlp.detect(lst)
-    first_sight = len(records) / (time.process_time() - t)
-
     def text(lst):
         return lst.title + "\n" + lst.text
+
+    # one pass cannot take the best of several rounds: it goes ten listings at a time, each ten
+    # between a regex pass over the same texts before and after them, at the same moment's load
+    reset_vocab()
+    first_sight_s = regex_s = 0.0
+    for k in range(0, len(records), 10):
+        chunk = listings[k:min(k + 10, len(records))]
+        chunk_texts = [text(x) for x in chunk]
+        for i in range(3):
+            t = time.process_time()
+            if i == 1:
+                for lst in chunk:
+                    nlp.detect(lst)
+                first_sight_s += time.process_time() - t
+            else:
+                for x in chunk_texts:
+                    regex.findall(x)
+                regex_s += (time.process_time() - t) / 2
+    first_sight_ratio = regex_s / first_sight_s
+    first_sight = len(records) / first_sight_s
 
     def normalise(lst):
         for name, value in lst.fields().items():
@@ -150,7 +165,7 @@ def main() -> int:
     print(f"ceiling: normalise + scan        {rate['norm_scan']:10.0f} listings/s = "
           f"{rate['norm_scan'] / rate['regex']:.2f}x regex")
     print(f"full analysis, first sight of each text (one pass) {first_sight:.0f} listings/s = "
-          f"{first_sight / rate['regex']:.2f}x regex")
+          f"{first_sight_ratio:.2f}x a regex pass beside it")
     print(f"full / regex = {rate['full'] / rate['regex']:.2f}x (target >= 0.5x)   "
           f"full / aho = {rate['full'] / rate['aho']:.3f}x")
     print(f"crawl mix ({len(listings)} eval + {len(clean)} claim-free demo listings): "
