@@ -182,15 +182,21 @@ def _a_not_a(text: str, a: int, b: int) -> bool:
     return _A_NOT_A.search(text, max(a - 1, 0), b + 1) is not None
 
 
-def _negated(text: str, start: int, ctx, cues: list) -> bool:
+def _negated(text: str, start: int, ctx, cues: list, claims: list = (), substance: bool = False) -> bool:
     """A negation right before the match: a negating character touching it, or a cue ending at most
     NEGATION_WINDOW characters before it inside the same clause. The 不 of an A-not-A question is
     none (能不能降血糖?): the question rule decides. A cue followed by a verb of telling
-    (``negation_blockers``: 医生不会告诉你的降糖秘密) negates that verb, not the match."""
+    (``negation_blockers``: 医生不会告诉你的降糖秘密) negates that verb, not the match. A match in
+    an item of a 、 list is decided by _negated_in_list."""
     if start == 0:
         return False
     if text[start - 1] in ctx.negation_chars and not _a_not_a(text, start - 1, start):
         return True
+    k = text.rfind("、", start - NEGATION_WINDOW - 1 if start > NEGATION_WINDOW else 0, start)
+    if k >= 0 and (cues or substance and _LIST_HEAD.search(text, max(0, k - LIST_SPAN), k)):
+        lo = clause_bounds(text, start, start, ctx.clause_breaks)[0]
+        if lo <= k:
+            return _negated_in_list(text, start, k, lo, ctx, cues, claims, substance)
     if not cues:
         return False
     lo = start
@@ -199,6 +205,66 @@ def _negated(text: str, start: int, ctx, cues: list) -> bool:
     return any(lo <= a and b <= start and start - b <= NEGATION_WINDOW and not _a_not_a(text, a, b) and
                not any(w in text[b:start] for w in ctx.negation_blockers)
                for a, b in cues)
+
+
+def _cue_reaches(text: str, a: int, b: int, start: int, ctx) -> bool:
+    return not _a_not_a(text, a, b) and not any(w in text[b:start] for w in ctx.negation_blockers)
+
+
+LIST_ITEM = 12                  # the longest item of a 、 list a negation covers
+LIST_SPAN = 40                  # how far back a 、 list is followed to its negation
+LIST_HEAD_CHARS = "无未"        # negating characters that head a list of substances (无蔗糖、色素); 不/非 negate verbs
+_LIST_HEAD = re.compile(f"[{LIST_HEAD_CHARS}]")
+_SUBSTANCE_CUE = re.compile("含|添加|检出")     # a cue saying "without" (不含, 无添加, 未检出), not "cannot"
+
+
+def _negated_in_list(text: str, start: int, k: int, lo: int, ctx, cues: list, claims: list,
+                     substance: bool) -> bool:
+    """The match lies in an item of a 、 list (text[k] is the 、 before its item). A negation covers
+    every item of the list that follows it in the clause (不含蔗糖、色素、西地那非; 不能降血糖、降血压、
+    降血脂), but not an item that asserts (不含蔗糖、能降血糖): a modal word (能, 可以, 会: the ``ask``
+    words) before the match in its item makes it a claim of its own. A cue that is part of a claim
+    (无副作用、降血压 lists selling points) negates nothing. A cue saying "without" (不含, 无添加, a lone
+    无/未) heads a list of substances: past its four-character window it covers a drug name
+    (无蔗糖、色素、西地那非) but not an effect, which makes the list one of selling points
+    (纯天然无公害、降血压; 不含蔗糖、低脂低卡、降血压); "cannot" (不能, 无法) covers effects (不能降血糖、
+    降血压、降血脂). ``lo`` is where the clause starts."""
+    floor = max(lo, k - LIST_SPAN)
+    near = []                       # the cues before the 、, in the list's reach
+    for a, b in cues:
+        if a < floor or b > start:
+            continue
+        if a > k:                   # a cue inside the match's own item
+            if start - b <= NEGATION_WINDOW and _cue_reaches(text, a, b, start, ctx):
+                return True
+        elif b < k:
+            near.append((a, b))
+    heads = [m.start() for m in _LIST_HEAD.finditer(text, floor, k - 1) if m.group() in ctx.negation_chars] \
+        if substance else []
+    if not near and not heads:
+        return False                # nothing before the list negates (the usual list of claims)
+    piece = text[k + 1:start]
+    if any(w in piece for w in ctx.ask_words):
+        return False
+    item_end = k                    # walk the items back from the 、 before the match's item
+    while True:
+        j = text.rfind("、", floor, item_end)
+        head = j + 1 if j >= 0 else floor
+        for a, b in near:
+            if head <= a and b < item_end and item_end - b <= LIST_ITEM and \
+                    (substance or start - b <= NEGATION_WINDOW or not _SUBSTANCE_CUE.search(text, a, b)) and \
+                    _cue_reaches(text, a, b, start, ctx) and not _in_claim(a, claims):
+                return True
+        for i in heads:
+            if head <= i < item_end - 1 and item_end - i - 1 <= LIST_ITEM and not _in_claim(i, claims):
+                return True
+        if j < 0 or item_end - head > LIST_ITEM:
+            return False
+        item_end = j
+
+
+def _in_claim(i: int, claims: list) -> bool:
+    return any(h.start <= i < h.end for h in claims)
 
 
 def _warning_after(text: str, end: int, ctx, cues: list) -> bool:
@@ -217,20 +283,27 @@ _SPEAKER = re.compile(r"[ ]*(?:答|回复|回答|主播|客服|商家|掌柜|店
 ANSWER_SPAN = 40                    # how far a speaker's answer is read for its yes or no
 
 
-def _unanswered_question(text: str, start: int, end: int, ctx) -> bool:
+def _unanswered_question(text: str, start: int, end: int, ctx, norm=None) -> bool:
     """The match sits in a question that asks (能降血压吗?) and the next clause does not answer yes,
     or in any question the next clause answers no (治糖尿病? 不能!). An A-not-A form (能不能...)
-    asks too, with or without a question mark. An answer given by a named speaker (答: / 客服: /
-    主播:) that does not say no is a yes: the seller answers, and anything but a refusal
-    (坚持吃效果很好) confirms the claim."""
+    asks too, with or without a question mark, and so does a clause closed by a question particle
+    without one (问:能降血糖吗 答:...; see _question_close). An answer given by a named speaker
+    (答: / 客服: / 主播:) that does not say no is a yes: the seller answers, and anything but a
+    refusal (坚持吃效果很好) confirms the claim. A question whether a population may eat the product
+    (糖尿病人能吃吗) claims nothing for the words naming the population, whatever the answer."""
     if not ctx.answer_no and not ctx.ask_words:
         return False
     n, breaks = len(text), ctx.clause_breaks
     lo, stop = clause_bounds(text, start, end, breaks)
+    close = _question_close(text, lo, end, stop, norm) if _PARTICLE.search(text, end, stop) else -1
+    if close >= 0:
+        stop = close
     # asked with a ?, a question particle, or an A-not-A form, which asks even without a question
     # mark (有人问能不能治病, 不知道会不会降血糖)
-    if not may_ask(text, lo, end, stop):
+    elif not may_ask(text, lo, end, stop):
         return False
+    if _asks_who_may_eat(text, lo, start, end, stop):
+        return True
     j = stop
     while j < n and (text[j] in breaks or text[j] == " "):
         j += 1
@@ -244,6 +317,58 @@ def _unanswered_question(text: str, start: int, end: int, ctx) -> bool:
         return False
     clause = text[lo:stop]
     return any(w in clause for w in ctx.ask_words)
+
+
+_PARTICLE = re.compile("[吗么嘛呢]")    # question particles
+NOT_PARTICLE = "什怎这那多"          # 什么, 怎么, 这么, 那么, 多么: words, not a question's end
+
+
+def _question_close(text: str, lo: int, end: int, stop: int, norm) -> int:
+    """Where a question without a question mark ends inside the clause after the match: just past
+    a question particle (吗/么/嘛/呢) followed by a space, a line end, the end of the text or a
+    speaker label (喝了能降血糖吗 答:...; sellers and speech captions leave the ? out). Spaces
+    between Chinese characters are gone from the normalised text, so the original is read for them.
+    呢 makes no yes-no question by itself (喝了能降血糖呢 asserts): it closes one only after an
+    A-not-A form (能不能降血糖呢). -1 when there is none."""
+    i = _PARTICLE.search(text, end, stop)
+    while i is not None:
+        k = i.start()
+        if _closes_question(text, k, norm) and (text[k] != "呢" or may_ask(text, lo, end, k)):
+            return k + 1
+        i = _PARTICLE.search(text, k + 1, stop)
+    return -1
+
+
+def _closes_question(text: str, i: int, norm) -> bool:
+    if text[i] == "么" and i > 0 and text[i - 1] in NOT_PARTICLE:
+        return False
+    j = i + 1
+    if j == len(text) or text[j] == "\n" or text[j].isspace() or _SPEAKER.match(text, j):
+        return True
+    if norm is None:
+        return False
+    e = norm.span(i, j)[1]
+    return e < len(norm.original) and norm.original[e].isspace()
+
+
+# the end of a question whether someone may eat the product: 能吃吗, 可以喝吗, 适合吗, 能不能吃
+_WHO_MAY_EAT = re.compile(r"(?:能不能|可不可以|适不适合|能|可以|可|适合)(?:吃|喝|食用|饮用|服用|用)?[吗么嘛呢]?$")
+MODALS = ("能", "可以", "可")
+# how a word becomes the one who eats: 糖尿病人, 高血压患者, 三高人群, 减肥的时候, 有糖尿病的
+WHO = ("人", "者", "人群", "的", "时候", "期间", "期", "朋友", "们", "族", "党", "宝宝", "老人")
+
+
+def _asks_who_may_eat(text: str, lo: int, start: int, end: int, stop: int) -> bool:
+    """The question text[lo:stop] asks whether someone may eat the product (糖尿病人能吃吗, 减肥期间
+    可以喝吗) and the match names that someone: it lies before the question's ending and is not the
+    effect of a 能/可以 (能降血糖吗 asks for the effect: the ordinary question rule decides)."""
+    m = _WHO_MAY_EAT.search(text[max(lo, stop - 8):stop])
+    if m is None:
+        return False
+    gap = text[end:stop - len(m.group())]       # between the match and the question's ending
+    if end > stop - len(m.group()) or (gap and not gap.endswith(WHO)):
+        return False                # 降血糖的茶可以喝吗 asks about a product named for its effect
+    return not text[lo:start].endswith(MODALS)
 
 
 def _answer_is_no(text: str, i: int, ctx) -> bool:
@@ -452,8 +577,8 @@ def claim_context(doc: Doc) -> Doc:
         if protected and any(s < h.end and h.start < e and not (h.start <= s and e <= h.end) for s, e in protected):
             continue
         if h.entry.negatable:
-            if _negated(text, h.start, ctx, negation) or _warning_after(text, h.end, ctx, warning) or \
-                    _unanswered_question(text, h.start, h.end, ctx):
+            if _negated(text, h.start, ctx, negation, candidates, h.entry.type == "illegal_additive") or _warning_after(text, h.end, ctx, warning) or \
+                    _unanswered_question(text, h.start, h.end, ctx, fc.norm):
                 continue
         if h.entry.type == "minors_targeting" and _adult_consumer(text, h.start, h.end, ctx):
             continue

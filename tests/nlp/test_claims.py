@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import nlp
 
@@ -169,3 +170,136 @@ def test_a_question_the_seller_answers_without_saying_no_is_a_claim(listing, tex
 ])
 def test_a_question_left_open_or_answered_no_is_not_a_claim(listing, text):
     assert nlp.detect(listing(text)).findings == []
+
+
+# -- a question without a question mark -----------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "问：喝了能降血糖吗 答：这个不好说，因人而异",       # a hedge is no yes
+    "问：这个茶能降血压吗 客服：亲，不能哦",
+    "[00:12:01] 观众：能治糖尿病吗 主播：我们是食品，治不了病",
+    "能降血糖吗 谢谢",                                   # asked, never answered
+    "能不能降血糖呢 答：不能",
+])
+def test_a_question_closed_by_its_particle_is_a_question(listing, text):
+    assert nlp.detect(listing(text, kind="live" if text.startswith("[") else "listing")).findings == []
+
+
+@pytest.mark.parametrize("text,span", [
+    ("问：喝了能降血糖吗 答：可以的，很多顾客血糖都降了", "降血糖"),
+    ("问：能降血压吗答：坚持喝三个月效果很明显", "降血压"),     # the answer's label right after 吗
+    ("[00:03:10] 主播：家人们这个能降血糖吗 能！\n", "降血糖"),  # the host answers herself
+    ("主播：这个茶喝了就能降血糖呢\n", "降血糖"),               # 呢 asserts: no yes-no question
+    ("喝了能降血压就这么简单 大家快来买", "降血压"),            # the 么 of 这么 is no particle
+])
+def test_a_particle_that_closes_no_open_question_keeps_the_claim(listing, text, span):
+    hits = [f for f in nlp.detect(listing(text)).findings if f.type == "disease_claim"]
+    i = text.index(span)
+    assert any(f.start <= i < f.end for f in hits), hits
+
+
+# -- a negation over a 、 list ----------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "本品不能降血糖、降血压、降血脂",
+    "本品不含蔗糖、色素、香精、西地那非",
+    "无蔗糖、色素、香精、防腐剂、西地那非",
+    "未添加香精、色素、西地那非",
+])
+def test_a_negation_covers_every_item_of_the_list_after_it(listing, text):
+    assert nlp.detect(listing(text)).findings == []
+
+
+@pytest.mark.parametrize("text,span", [
+    ("不含蔗糖、能降血糖", "降血糖"),                   # the item says 能: a claim of its own
+    ("不添加防腐剂、可以降血压", "降血压"),
+    ("不含蔗糖、香精、还能降血脂", "降血脂"),
+    ("无副作用、降血压", "降血压"),                     # 无副作用 is a selling point, not a negation
+    ("零添加、不上火、降血压", "降血压"),               # 不 negates 上火 only
+    ("纯天然无公害、降血压", "降血压"),                 # "without" heads substances, not effects
+    ("没添加蔗糖、低脂低卡、降血压", "降血压"),
+    ("不含蔗糖、低脂低卡、降血压", "降血压"),           # a list of selling points ending in a claim
+])
+def test_a_negation_does_not_reach_an_item_that_asserts(listing, text, span):
+    hits = [f for f in nlp.detect(listing(text)).findings if f.type == "disease_claim"]
+    assert [f.text for f in hits] == [span]
+
+
+# -- a question about who may eat it -----------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "想减肥的人能吃吗？答：可以",
+    "减脂的时候可以喝吗 主播：可以，零脂肪",
+    "补肾的时候能吃吗？能",
+    "减肥的时候能吃吗？能",
+    "痛风能不能吃？可以",
+    "高血压患者可以喝吗 客服：可以的",
+])
+def test_asking_whether_a_population_may_eat_it_claims_nothing(listing, text):
+    assert nlp.detect(listing(text)).findings == []
+
+
+@pytest.mark.parametrize("text,span", [
+    ("糖尿病能吃吗 答：能吃，还能降血糖", "降血糖"),      # the answer claims
+    ("问：喝了能降血糖吗？答：当然可以", "降血糖"),        # the effect after 能: the ordinary rule
+    ("失眠的人能喝吗？答：能，喝了一觉到天亮", "一觉到天亮"),
+    ("这个降血糖的茶可以喝吗？可以", "降血糖"),            # names the product by its effect
+])
+def test_a_population_question_leaves_the_effects_claimed_around_it(listing, text, span):
+    hits = nlp.detect(listing(text)).findings
+    i = text.index(span)
+    assert any(f.start <= i < f.end for f in hits), hits
+
+
+# -- the list and question rules on arbitrary text ---------------------------------
+
+RULE_PIECES = ["不含", "不能", "无", "未添加", "没有", "蔗糖", "色素", "西地那非", "降血糖", "降血压", "能", "可以", "还",
+               "、", "，", "。", "?", "\n", " ", "吗", "呢", "么", "这么", "能不能", "能吃吗", "可以喝吗", "答:", "客服:",
+               "主播:", "不好说", "可以的", "糖尿病人", "减肥", "副作用", "好", "😀", "\u200b", "ｑ", "𠀀"]
+RULE_TEXTS = st.lists(st.sampled_from(RULE_PIECES), max_size=16).map("".join)
+
+
+def _window_negated(text: str, start: int, ctx, cues: list) -> bool:
+    """The negation rule as it was before lists: a touching negating character, or a cue ending at
+    most four characters before the match in its clause."""
+    from nlp.claims import NEGATION_WINDOW, _a_not_a
+    if start == 0:
+        return False
+    if text[start - 1] in ctx.negation_chars and not _a_not_a(text, start - 1, start):
+        return True
+    lo = start
+    while lo > 0 and start - lo < NEGATION_WINDOW + 4 and text[lo - 1] not in ctx.clause_breaks:
+        lo -= 1
+    return any(lo <= a and b <= start and start - b <= NEGATION_WINDOW and not _a_not_a(text, a, b) and
+               not any(w in text[b:start] for w in ctx.negation_blockers) for a, b in cues)
+
+
+@settings(max_examples=300, deadline=None)
+@given(RULE_TEXTS, st.data())
+def test_a_match_with_no_list_before_it_is_negated_by_the_window_rule_alone(text, data):
+    from nlp.claims import _negated, context_scan
+    ctx = nlp.lexicon_holder().get().context
+    norm = nlp.lexicon_holder().get().normalizer(text)
+    t = norm.text
+    start = data.draw(st.integers(min_value=0, max_value=len(t)))
+    cues = context_scan(ctx).scan(t)[3]
+    if "、" not in t[max(0, start - 5):start]:
+        assert _negated(t, start, ctx, cues) == _window_negated(t, start, ctx, cues)
+
+
+@settings(max_examples=200, deadline=None)
+@given(RULE_TEXTS, st.sampled_from(["普通食品", "保健食品"]))
+def test_findings_on_arbitrary_lists_and_questions_point_into_the_text(text, category):
+    from shian.models import Listing
+    item = Listing(platform="shop", kind="listing", item_id="t1", title="", text=text, category=category)
+    for f in nlp.detect(item).findings:
+        assert 0 <= f.start < f.end <= len(text) and f.text == text[f.start:f.end]
+
+
+# -- shop and brand names ------------------------------------------------------
+
+def test_a_shop_name_is_no_claim_but_a_word_ending_in_tang_is_not_a_shop_name(listing):
+    assert nlp.detect(listing("养胃堂出品，护肝坊食品专营店发货")).findings == []
+    found = nlp.detect(listing("孩子吃了课堂上注意力集中")).findings      # 课堂 is a classroom, not a shop
+    assert [f.type for f in found] == ["minors_targeting"]
+

@@ -6,7 +6,10 @@ nothing in their field, and a probe's `clean` spans must stay unflagged.
 
 probes_batch3.jsonl is a later batch (unseen wordings and disguises: split characters, emoji,
 homophones, pinyin, traditional and look-alike characters, English mixed in, euphemisms); its
-b3-001..b3-206 were written before reading the keyword lists, as a blind first pass."""
+b3-001..b3-206 were written before reading the keyword lists, as a blind first pass. probes_batch4.jsonl
+(b4-*) is a blind batch weighted to the types weakest on unseen wordings (minors, ordinary-food
+functions, guarantees, absolute terms) and to must-not-flag texts; b4-001..b4-179 were written
+before reading the lists, b4-180 on after."""
 from __future__ import annotations
 
 import json
@@ -18,7 +21,7 @@ import nlp
 from nlp.lexicon import TYPES
 from shian.models import Listing
 
-PROBE_FILES = ("probes_lists.jsonl", "probes_batch3.jsonl")
+PROBE_FILES = ("probes_lists.jsonl", "probes_batch3.jsonl", "probes_batch4.jsonl")
 BATCHES = {name: [json.loads(line) for line in Path(__file__).with_name(name).read_text(encoding="utf-8").splitlines()
                   if line.strip()] for name in PROBE_FILES}
 PROBES = [p for batch in BATCHES.values() for p in batch]
