@@ -82,7 +82,7 @@ def main() -> int:
     import ahocorasick
     import ahocorasick_rs
     import nlp
-    from nlp.claims import get_nlp, reset_vocab
+    from nlp.claims import reset_vocab
     from shian.models import Listing
 
     with open(args.listings, encoding="utf-8") as fh:
@@ -99,7 +99,7 @@ def main() -> int:
     for p in phrases:
         pyaho.add_word(p, p)
     pyaho.make_automaton()
-    get_nlp()                                   # build once, outside the timing
+    nlp.load()                                  # as every analysing process does at start
     # load jieba's dictionary and fill lazy tables (character maps, automata) on other text
     warm = clean[:50] + [Listing.from_record({"id": "warm", "platform": "shop", "title": "",
                                               "text": "①喝了能降血糖℃，治疗糖尿病，空降糖果"})]

@@ -44,6 +44,7 @@ def analyze(listings, as_of: str | None) -> None:
     crawler pipeline's analysis code.
     """
     import matcher
+    import nlp
     from shian.models import Listing
     from shian.pipeline import analyze as analyze_listing
     from shian.store import open_store
@@ -51,6 +52,7 @@ def analyze(listings, as_of: str | None) -> None:
     day = _parse_date(as_of)
     store = open_store(get_settings())
     registry = matcher.Registry.load(store)
+    nlp.load()
     bad = 0
     for lineno, line in enumerate(listings, 1):
         if not line.strip():

@@ -37,6 +37,7 @@ class Pipeline:
         self.settings = settings or get_settings()
         self.store = store or open_store(self.settings)
         self.registry = matcher.Registry.load(self.store)
+        nlp.load()
 
     def process(self, listing: Listing, as_of: date | None = None) -> UpsertResult:
         self.registry = self.registry.reload_if_changed(self.store)

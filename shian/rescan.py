@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 import matcher
+import nlp
 from shian.models import Analysis
 from shian.pipeline import analyze
 from shian.risk import due_for
@@ -26,6 +27,7 @@ def rescan_store(store: Store, platforms: set[str] | None = None,
     the item is re-read and re-scanned once more.
     """
     registry = matcher.Registry.load(store)
+    nlp.load()
     due_hours = get_settings().review.due_hours
     report = {"scanned": 0, "changed": 0, "conflicts": 0}
     for item_id in list(store.ids()):
