@@ -577,8 +577,9 @@ def claim_context(doc: Doc) -> Doc:
         if protected and any(s < h.end and h.start < e and not (h.start <= s and e <= h.end) for s, e in protected):
             continue
         if h.entry.negatable:
-            if _negated(text, h.start, ctx, negation, candidates, h.entry.type == "illegal_additive") or _warning_after(text, h.end, ctx, warning) or \
-                    _unanswered_question(text, h.start, h.end, ctx, fc.norm):
+            substance = h.entry.type == "illegal_additive"
+            if _negated(text, h.start, ctx, negation, candidates, substance) or \
+                    _warning_after(text, h.end, ctx, warning) or _unanswered_question(text, h.start, h.end, ctx, fc.norm):
                 continue
         if h.entry.type == "minors_targeting" and _adult_consumer(text, h.start, h.end, ctx):
             continue

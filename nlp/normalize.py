@@ -148,11 +148,6 @@ _SPELLED_HINT = re.compile(f"[,、][ \t\u3000]*[{_CJK}][ \t\u3000]*[,、]")
 _LINES_HINT = re.compile(f"\n[ \t\u3000]*[{_CJK}][ \t\u3000]*\n")
 
 
-@lru_cache(maxsize=65536)
-def _char_nfkc(ch: str) -> tuple[str, frozenset]:
-    return unicodedata.normalize("NFKC", ch).lower().translate(_TONES), (_FW if _FULLWIDTH_RE.fullmatch(ch) else _NONE)
-
-
 def _nfkc_len(ch: str) -> int:
     """How many characters the translate table makes of ch (the table, not NFKC itself: ‼ stays one)."""
     value = _NFKC[ord(ch)]
@@ -234,7 +229,7 @@ class Normalizer:
         if emoji:
             table = _NfkcTable(_NFKC)
             for key, value in emoji.items():
-                key, char = key.strip(EMOJI_SELECTORS), _char_nfkc(value)[0] if len(value) == 1 else value
+                key, char = key.strip(EMOJI_SELECTORS), value.translate(_NFKC)
                 if len(key) != 1 or len(char) != 1:
                     raise ValueError(f"emoji substitution {key!r}: {value!r} must map one emoji to one character")
                 table[ord(key)] = ord(char)
