@@ -11,6 +11,7 @@ word of the automaton stands for.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from itertools import product
 
 from nlp import scan_core
@@ -45,17 +46,24 @@ def pinyin_forms(phrase: str, initials: bool) -> list[tuple[str, str]]:
     return out
 
 
+def phrase_surfaces(bundle) -> dict[str, list]:
+    """Every spelling the automaton looks for -> the (entry, phrase, how) it stands for: the lists'
+    phrases, and their pinyin forms where an entry allows them."""
+    surfaces: dict[str, list] = {}
+    for entry in bundle.entries:
+        for phrase in entry.phrases:
+            surfaces.setdefault(phrase, []).append((entry, phrase, ""))
+            if entry.pinyin or entry.initials:
+                for form, how in pinyin_forms(phrase, entry.initials):
+                    if how == PINYIN and not entry.pinyin:
+                        continue
+                    surfaces.setdefault(form, []).append((entry, phrase, how))
+    return surfaces
+
+
 class Scanner:
     def __init__(self, bundle):
-        surfaces: dict[str, list] = {}
-        for entry in bundle.entries:
-            for phrase in entry.phrases:
-                surfaces.setdefault(phrase, []).append((entry, phrase, ""))
-                if entry.pinyin or entry.initials:
-                    for form, how in pinyin_forms(phrase, entry.initials):
-                        if how == PINYIN and not entry.pinyin:
-                            continue
-                        surfaces.setdefault(form, []).append((entry, phrase, how))
+        surfaces = phrase_surfaces(bundle)
         self.patterns = [e for e in bundle.entries if e.regex is not None]
         # A pattern that must start with one of a few literals (治疗|预防|...) is tried, anchored,
         # only where the automaton saw one of them, and only if the rest of one of its alternatives
@@ -228,28 +236,21 @@ def python_syntax(pattern: str) -> str:
 
 def max_width(pattern: str) -> int | None:
     """The most characters a match of the pattern can span, or None when unknown."""
-    import re
     import re._constants as C
-    import warnings
-    from nlp.lexicon import _RE_UNSAFE_SYNTAX
-    pattern = python_syntax(pattern)
-    if any(tok in pattern for tok in _RE_UNSAFE_SYNTAX) or pattern.count("(?") != pattern.count("(?:"):
-        return None                         # flags or syntax the two engines read differently
+    tree = _parse_safe(pattern, strict=True)
+    if tree is None:
+        return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            hi = re._parser.parse(pattern).getwidth()[1]
-    except (re.error, Warning, RecursionError):
+        hi = tree.getwidth()[1]
+    except RecursionError:
         return None
     return hi if hi < C.MAXREPEAT else None
 
 
 def first_literals(pattern: str, limit: int = 2000) -> set[str] | None:
     """The literal strings every match of the pattern starts with, or None when not that simple."""
-    import re
-    try:
-        tree = re._parser.parse(python_syntax(pattern))
-    except re.error:
+    tree = _parse(pattern)[0]
+    if tree is None:
         return None
     lits = _first_strings(tree)
     if lits is None or len(lits) > limit or any(not lit for lit in lits):
@@ -286,17 +287,30 @@ def _first_strings(seq) -> set[str] | None:
     return None
 
 
-def _parse_safe(pattern: str):
-    """The parse tree of a pattern both engines read alike, or None."""
+@lru_cache(maxsize=4096)
+def _parse(pattern: str) -> tuple:
+    """(Python's parse tree of the pattern or None, whether the parser warned). Cached: a list load
+    asks for the same pattern's tree several times; the trees are only read."""
     import re
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            tree = re._parser.parse(python_syntax(pattern))
+        except (re.error, RecursionError):
+            tree = None
+    return tree, bool(caught)
+
+
+def _parse_safe(pattern: str, strict: bool = False):
+    """The parse tree of a pattern both engines read alike, or None (``strict``: also None when the
+    parser warned)."""
     from nlp.lexicon import _RE_UNSAFE_SYNTAX
-    pattern = python_syntax(pattern)
-    if any(tok in pattern for tok in _RE_UNSAFE_SYNTAX) or pattern.count("(?") != pattern.count("(?:"):
+    text = python_syntax(pattern)
+    if any(tok in text for tok in _RE_UNSAFE_SYNTAX) or text.count("(?") != text.count("(?:"):
         return None                         # flags or syntax the two engines read differently
-    try:
-        return re._parser.parse(pattern)
-    except (re.error, RecursionError):
-        return None
+    tree, warned = _parse(pattern)
+    return None if strict and warned else tree
 
 
 def _strings(seq, limit: int, optional: bool = False) -> set[str] | None:

@@ -12,8 +12,8 @@ from hypothesis import given, settings, strategies as st
 from nlp import scan_core
 from nlp.lexicon import CONFIG_DIR_DEFAULT, load_bundle
 from nlp.normalize import Normalized
-from nlp.scan import (BACKTRACK_BUDGET, PINYIN, Hit, Scanner, _latin_bounded, anchored, find_near, first_literals,
-                      gate_groups, max_width, pinyin_forms, required_literals)
+from nlp.scan import (BACKTRACK_BUDGET, Hit, Scanner, _latin_bounded, anchored, find_near, first_literals,
+                      gate_groups, max_width, phrase_surfaces, required_literals)
 
 BUNDLE = load_bundle(CONFIG_DIR_DEFAULT)
 SCANNER = BUNDLE.scanner
@@ -26,15 +26,7 @@ class ReferenceScanner:
     one of its required literals is anywhere in the text, anywhere patterns go through finditer."""
 
     def __init__(self, bundle):
-        surfaces: dict[str, list] = {}
-        for entry in bundle.entries:
-            for phrase in entry.phrases:
-                surfaces.setdefault(phrase, []).append((entry, phrase, ""))
-                if entry.pinyin or entry.initials:
-                    for form, how in pinyin_forms(phrase, entry.initials):
-                        if how == PINYIN and not entry.pinyin:
-                            continue
-                        surfaces.setdefault(form, []).append((entry, phrase, how))
+        surfaces = phrase_surfaces(bundle)      # what the automaton looks for is unchanged
         self.anywhere = []
         triggers: dict[str, list] = {}
         requires: dict[str, list] = {}
